@@ -1,0 +1,90 @@
+# Every target wraps a plain command; the README shows the raw commands too.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON        ?= python3
+VENV          ?= .venv
+BIN           := $(VENV)/bin
+MODEL_NAME    ?= bert_news_classification
+MODEL_VERSION ?= 1.0
+MODEL_DIR     ?= artifacts
+MODEL_STORE   ?= model-store
+TS_CONFIG     ?= config.properties
+MODEL_CONFIG  ?= model-config.yaml
+INFERENCE     ?= http://127.0.0.1:8080
+MANAGEMENT    ?= http://127.0.0.1:8081
+# Extra pip arguments for torch, e.g. a CPU-only or CUDA wheel index (README "Installing torch").
+TORCH_PIP_ARGS ?=
+MAR           := $(MODEL_STORE)/$(MODEL_NAME).mar
+HANDLER_FILES := $(shell find handlers -name '*.py' 2>/dev/null)
+
+# TorchServe starts its Python workers with the first `python` on PATH: make it the venv's.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help run setup check-java model archive serve stop predict test test-unit test-integration lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+run: setup check-java $(MODEL_DIR)/model.safetensors $(MAR) serve predict ## set up, build the model if missing, archive, serve, classify real news
+
+setup: $(VENV)/.installed ## create .venv with pinned dependencies (torch first: README "Installing torch")
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
+	$(BIN)/pip install --quiet -e ".[train,dev]"
+	touch $@
+
+check-java: ## TorchServe's frontend needs Java 17 or newer
+	@command -v java >/dev/null || { echo "error: TorchServe needs Java 17+, and 'java' is not on PATH." \
+	  "Install it, e.g. 'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu)." >&2; exit 1; }
+	@java -version 2>&1 | awk -F'"' '/version/ { split($$2, v, "."); if (v[1] + 0 < 17) { \
+	  print "error: TorchServe needs Java 17+, found " $$2 > "/dev/stderr"; exit 1 } }'
+
+model: setup ## fine-tune the default BERT news classifier into artifacts/ (offline, ~minutes on 2 cores)
+	$(BIN)/python -m training.train --output $(MODEL_DIR)
+
+$(MODEL_DIR)/model.safetensors:
+	$(MAKE) model
+
+archive: setup ## pack MODEL_DIR + handler into model-store/MODEL_NAME.mar (checks the artifacts first)
+	$(BIN)/python -m tools.archive --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
+	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --export-path $(MODEL_STORE)
+
+$(MAR): $(MODEL_DIR)/model.safetensors $(MODEL_CONFIG) $(HANDLER_FILES)
+	$(MAKE) archive
+
+serve: setup check-java $(MAR) ## start TorchServe with the archive; returns when workers are READY
+	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(TS_CONFIG) \
+	  --models $(MODEL_NAME)=$(MODEL_NAME).mar
+	$(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE) \
+	  wait-ready $(MODEL_NAME) --timeout 300
+
+stop: ## stop TorchServe
+	$(BIN)/torchserve --stop
+
+predict: ## classify held-out BBC articles through the running server
+	$(BIN)/python -m tools.demo --url $(INFERENCE)/predictions/$(MODEL_NAME) --model-dir $(MODEL_DIR)
+
+test: setup ## run every test (unit, then integration against a real TorchServe)
+	$(BIN)/python -m pytest
+
+test-unit: setup ## unit tests only (seconds, no server)
+	$(BIN)/python -m pytest -m unit
+
+test-integration: setup check-java ## integration tests only (real TorchServe on free ports)
+	$(BIN)/python -m pytest -m "integration or model"
+
+lint: setup ## ruff lint + format check, hadolint on the Dockerfiles
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if ls docker/*Dockerfile* >/dev/null 2>&1; then $(BIN)/hadolint docker/*Dockerfile*; fi
+
+format: setup ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## remove built archives and logs (keeps the model and the venv)
+	rm -rf $(MODEL_STORE)/*.mar logs build

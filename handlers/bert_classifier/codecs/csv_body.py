@@ -1,0 +1,46 @@
+"""`text/csv`: one text per row, optionally under a header row naming the text column."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from ..errors import InvalidInput
+from .text_body import to_str
+
+HEADER_NAMES = ("text", "inputs", "data")
+
+
+def decode(body: Any, encoding: str = "utf-8") -> tuple[str, ...]:
+    """The text of each non-empty row, in order.
+
+    A first row whose cells include `text`, `inputs` or `data` is a header and picks the column; without a
+    header every row must have exactly one field (quote texts that contain commas or newlines).
+    """
+    try:
+        rows = [row for row in csv.reader(io.StringIO(to_str(body, encoding), newline="")) if row]
+    except csv.Error as error:
+        raise InvalidInput(f"malformed CSV: {error}") from None
+    column = _header_column(rows[0]) if rows else None
+    first = 0 if column is None else 1
+    return tuple(_cell(row, column, number) for number, row in enumerate(rows[first:], start=first + 1))
+
+
+def _header_column(first_row: list[str]) -> int | None:
+    """The text column's index if the first row is a header, else None."""
+    names = [cell.strip().lower() for cell in first_row]
+    return next((names.index(name) for name in HEADER_NAMES if name in names), None)
+
+
+def _cell(row: list[str], column: int | None, number: int) -> str:
+    if column is None:
+        if len(row) == 1:
+            return row[0]
+        raise InvalidInput(
+            f"CSV row {number} has {len(row)} fields; quote texts that contain commas, "
+            f"or add a header row with a 'text' column"
+        )
+    if column >= len(row):
+        raise InvalidInput(f"CSV row {number} has no field {column + 1} (the text column)")
+    return row[column]

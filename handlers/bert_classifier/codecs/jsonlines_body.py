@@ -1,0 +1,35 @@
+"""`application/jsonlines`: one JSON string, or object with a text field, per line; one result per line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidInput
+from .json_body import TEXT_FIELDS, parse_json, type_name
+from .text_body import to_str
+
+
+def decode(body: Any, encoding: str = "utf-8") -> tuple[str, ...]:
+    """The text of each non-blank line, in order. Errors name the line number (1-based)."""
+    texts = []
+    for number, line in enumerate(to_str(body, encoding).splitlines(), start=1):
+        if line.strip():
+            texts.append(_text_of_line(line, number))
+    return tuple(texts)
+
+
+def _text_of_line(line: str, number: int) -> str:
+    try:
+        record = parse_json(line)
+    except InvalidInput as error:
+        raise InvalidInput(f"line {number}: {error.message}") from None
+    if isinstance(record, str):
+        return record
+    if isinstance(record, dict):
+        fields = [name for name in TEXT_FIELDS if name in record]
+        if len(fields) == 1 and isinstance(record[fields[0]], str):
+            return record[fields[0]]
+    raise InvalidInput(
+        f"line {number}: expected a string or an object with one string field 'data', 'inputs' or 'text', "
+        f"got {type_name(record)}"
+    )

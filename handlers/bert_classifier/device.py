@@ -1,0 +1,55 @@
+"""Where the model runs: the device, its precision, and how many CPU threads a worker may use."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def select_device(gpu_id: int | str | None) -> torch.device:
+    """`cuda:<gpu_id>` when the model server assigned a GPU and CUDA is usable, else the CPU."""
+    if gpu_id is not None and str(gpu_id) != "" and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(gpu_id)}")
+    return torch.device("cpu")
+
+
+def select_dtype(device: torch.device, precision: str) -> torch.dtype:
+    """The compute dtype for a precision setting on this device; falls back to fp32 where it is not safe."""
+    if device.type == "cuda":
+        if precision in ("auto", "bf16") and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32 if precision == "fp32" else torch.float16
+    if precision == "bf16":
+        if cpu_supports_bf16():
+            return torch.bfloat16
+        log.warning("precision=bf16 asked for, but this CPU has no native bf16: running fp32")
+    elif precision == "fp16":
+        log.warning("precision=fp16 is not supported on CPU: running fp32")
+    return torch.float32
+
+
+def cpu_supports_bf16() -> bool:
+    """True when oneDNN reports native bf16 (AVX512-BF16 or AMX) on this CPU."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (affinity/cgroup-aware where the OS tells us)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(explicit: int, workers: int, cores: int | None = None) -> int:
+    """Torch threads for one worker: the explicit setting, else the cores shared out among the workers."""
+    if explicit > 0:
+        return explicit
+    return max(1, (cores or usable_cores()) // max(1, workers))

@@ -1,0 +1,55 @@
+"""Error types that carry their HTTP status. `service.error_response` is the one place they become responses."""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """Base class: a problem with a specific HTTP status and a message safe to show to the client."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def as_dict(self) -> dict:
+        """The JSON error body: `{"code", "type", "message"}`."""
+        return {"code": self.status, "type": type(self).__name__, "message": self.message}
+
+
+class InvalidInput(ServingError):
+    """The request body is malformed or does not follow the request schema."""
+
+    status = 400
+
+
+class NotAcceptable(ServingError):
+    """The `Accept` header asks for a response type we cannot produce."""
+
+    status = 406
+
+
+class PayloadTooLarge(ServingError):
+    """Too many texts in one request, or a body over the size limit."""
+
+    status = 413
+
+
+class UnsupportedMediaType(ServingError):
+    """The request's Content-Type is not one we can decode."""
+
+    status = 415
+
+
+class InternalError(ServingError):
+    """A fault on our side (never the client's input). The message never contains input text."""
+
+    status = 500
+
+
+class InvalidArtifacts(Exception):
+    """The model folder is missing a file or its files disagree (raised at load and archive time)."""
+
+
+class InvalidSetting(ValueError):
+    """A handler setting or environment variable has a value we cannot use."""

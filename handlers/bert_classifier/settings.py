@@ -1,0 +1,90 @@
+"""Serving settings: one frozen dataclass, read in one place from handler settings and environment variables.
+
+Precedence: environment variable > handler setting (the `handler:` section of `model-config.yaml`) > default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidSetting
+
+ENV_PREFIX = "BERT_CLASSIFIER_"
+LONG_TEXT_MODES = ("truncate", "window")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the classifier tokenises, batches and scores. Every field is a handler setting of the same name."""
+
+    max_length: int = 256
+    """Tokens per text (or per window), special tokens included; longer texts are truncated or windowed."""
+    token_budget: int = 8192
+    """Padded tokens per micro-batch: texts are sorted by length and packed up to this many tokens."""
+    max_texts_per_request: int = 64
+    """More texts than this in one request is a 413."""
+    top_k: int = 1
+    """Default number of best labels returned per text (a request's `top_k` parameter overrides it)."""
+    long_text: str = "truncate"
+    """`truncate` keeps the first `max_length` tokens; `window` scores overlapping windows and averages them."""
+    window_stride: int = 128
+    """Window mode: tokens of overlap between consecutive windows."""
+    max_windows: int = 8
+    """Window mode: at most this many windows per text; the rest of the text is reported as truncated."""
+    multi_label_threshold: float = 0.5
+    """Multi-label models: every label whose sigmoid score is at least this is returned."""
+    precision: str = "auto"
+    """`auto` (fp16/bf16 on a GPU, fp32 on CPU), `fp32`, `bf16` or `fp16`."""
+    torch_threads: int = 0
+    """Torch intra-op threads per worker; 0 derives it from the usable cores and the number of workers."""
+
+    def __post_init__(self) -> None:
+        _require(self.max_length >= 8, "max_length must be at least 8")
+        _require(self.max_length <= 8192, "max_length must be at most 8192")
+        _require(self.token_budget >= self.max_length, "token_budget must be at least max_length")
+        _require(self.max_texts_per_request >= 1, "max_texts_per_request must be at least 1")
+        _require(self.top_k >= 1, "top_k must be at least 1")
+        _require(self.long_text in LONG_TEXT_MODES, f"long_text must be one of {LONG_TEXT_MODES}")
+        _require(0 <= self.window_stride < self.max_length - 2, "window_stride must be in [0, max_length - 2)")
+        _require(self.max_windows >= 1, "max_windows must be at least 1")
+        _require(0.0 < self.multi_label_threshold < 1.0, "multi_label_threshold must be in (0, 1)")
+        _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
+        _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
+
+
+def read_settings(handler_settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from handler settings and `BERT_CLASSIFIER_<FIELD>` environment variables.
+
+    Raises `InvalidSetting` naming the setting for an unknown key or a value of the wrong type.
+    """
+    handler_settings = dict(handler_settings or {})
+    env = os.environ if env is None else env
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(handler_settings) - set(fields))
+    if unknown:
+        raise InvalidSetting(f"unknown handler setting(s): {', '.join(unknown)}; known: {', '.join(fields)}")
+    values = {}
+    for name, field in fields.items():
+        raw = env.get(ENV_PREFIX + name.upper(), handler_settings.get(name))
+        if raw is not None:
+            values[name] = _convert(name, raw, type(field.default))
+    return Settings(**values)
+
+
+def _convert(name: str, raw: Any, kind: type) -> Any:
+    try:
+        if isinstance(raw, bool):  # YAML `true` would otherwise become 1
+            raise TypeError
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise InvalidSetting(f"setting {name}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidSetting(message)

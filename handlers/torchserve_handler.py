@@ -1,0 +1,70 @@
+"""TorchServe adapter: hands each batch to `bert_classifier.InferenceService` and sets per-request statuses.
+
+TorchServe's model loader needs exactly one class defined in this module, so everything else lives in the
+`bert_classifier` package (shipped next to this file inside the .mar).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from ts.torch_handler.base_handler import BaseHandler
+
+from bert_classifier.device import select_device, threads_per_worker
+from bert_classifier.service import InferenceService, Request
+from bert_classifier.settings import read_settings
+
+log = logging.getLogger(__name__)
+
+
+class BertClassifierHandler(BaseHandler):
+    """Batches of JSON/text/CSV requests in, one response per request out."""
+
+    def initialize(self, context) -> None:
+        import torch
+
+        properties = context.system_properties
+        model_config = context.model_yaml_config or {}
+        settings = read_settings(model_config.get("handler"), os.environ)
+        device = select_device(properties.get("gpu_id"))
+        if device.type == "cpu":
+            torch.set_num_threads(threads_per_worker(settings.torch_threads, int(model_config.get("minWorkers", 1))))
+        self.service = InferenceService.load(properties["model_dir"], settings, device)
+        self.service.warm_up()
+        self.initialized = True
+        log.info(
+            "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d settings=%s",
+            properties["model_dir"],
+            device,
+            ",".join(self.service.classifier.labels),
+            str(self.service.classifier.dtype).removeprefix("torch."),
+            torch.get_num_threads(),
+            settings,
+        )
+
+    def handle(self, data, context):
+        requests = [_request(row, context, index) for index, row in enumerate(data)]
+        outcome = self.service.handle_batch(requests)
+        for index, response in enumerate(outcome.responses):
+            context.set_response_status(response.status, response.phrase, index)
+            context.set_response_content_type(index, response.content_type)
+        return [response.body for response in outcome.responses]
+
+
+def _request(row, context, index: int) -> Request:
+    """TorchServe puts the body under "body" or "data" (or, for a form post, one entry per form field)."""
+    body = row.get("body", row.get("data")) if isinstance(row, dict) else row
+    if body is None and isinstance(row, dict):
+        body = _form_field(row)
+    return Request(
+        body=body,
+        content_type=context.get_request_header(index, "Content-Type"),
+        accept=context.get_request_header(index, "Accept"),
+    )
+
+
+def _form_field(fields: dict):
+    """A form post (`curl -d 'text=...'`): the value of its only field is the body. TorchServe's frontend
+    drops a form body that is not `name=value` pairs, which leaves no field and an empty body."""
+    return next(iter(fields.values())) if len(fields) == 1 else None

