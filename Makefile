@@ -21,7 +21,13 @@ HANDLER_FILES := $(shell find handlers -name '*.py' 2>/dev/null)
 # TorchServe starts its Python workers with the first `python` on PATH: make it the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help run setup check-java model archive serve stop predict test test-unit test-integration lint format clean
+# AUTH=on starts TorchServe with token authorization (README "Security defaults").
+AUTH          ?= off
+WORKERS       ?= 1
+MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
+
+.PHONY: help run setup check-java model archive serve stop predict test test-unit test-integration lint format clean \
+	models describe register unregister scale set-default wait-ready
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,10 +63,34 @@ $(MAR): $(MODEL_DIR)/model.safetensors $(MODEL_CONFIG) $(HANDLER_FILES)
 	$(MAKE) archive
 
 serve: setup check-java $(MAR) ## start TorchServe with the archive; returns when workers are READY
-	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(TS_CONFIG) \
+	@if [ "$(AUTH)" = on ]; then mkdir -p build && \
+	  sed 's/^disable_token_authorization=.*/disable_token_authorization=false/' $(TS_CONFIG) > build/config.auth.properties; fi
+	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) \
+	  --ts-config $(if $(filter on,$(AUTH)),build/config.auth.properties,$(TS_CONFIG)) \
 	  --models $(MODEL_NAME)=$(MODEL_NAME).mar
-	$(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE) \
-	  wait-ready $(MODEL_NAME) --timeout 300
+	$(MANAGE) wait-ready $(MODEL_NAME) --timeout 300
+
+wait-ready: ## wait until MODEL_NAME's workers are READY and a warm-up prediction succeeds
+	$(MANAGE) wait-ready $(MODEL_NAME) $(if $(VERSION),--version $(VERSION)) --timeout 300
+
+models: ## list registered models
+	$(MANAGE) list
+
+describe: ## workers and settings of MODEL_NAME (VERSION=... for one version)
+	$(MANAGE) describe $(MODEL_NAME) $(if $(VERSION),--version $(VERSION))
+
+register: ## register model-store/MODEL_NAME.mar (MAR_FILE=x.mar, WORKERS=1, BATCH_SIZE, MAX_BATCH_DELAY)
+	$(MANAGE) register $(or $(MAR_FILE),$(MODEL_NAME).mar) --workers $(WORKERS) \
+	  $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(MAX_BATCH_DELAY),--max-batch-delay $(MAX_BATCH_DELAY))
+
+unregister: ## unregister MODEL_NAME (VERSION=... for one version)
+	$(MANAGE) unregister $(MODEL_NAME) $(if $(VERSION),--version $(VERSION))
+
+scale: ## set MODEL_NAME's workers: make scale WORKERS=2
+	$(MANAGE) scale $(MODEL_NAME) --workers $(WORKERS) $(if $(VERSION),--version $(VERSION))
+
+set-default: ## route /predictions/MODEL_NAME to VERSION: make set-default VERSION=2.0
+	$(MANAGE) set-default $(MODEL_NAME) $(VERSION)
 
 stop: ## stop TorchServe
 	$(BIN)/torchserve --stop

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 
-from ts.torch_handler.base_handler import BaseHandler
-
 from bert_classifier.device import select_device, threads_per_worker
+from bert_classifier.metrics import COUNTER, batch_metrics
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
+from ts.torch_handler.base_handler import BaseHandler
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class BertClassifierHandler(BaseHandler):
         for index, response in enumerate(outcome.responses):
             context.set_response_status(response.status, response.phrase, index)
             context.set_response_content_type(index, response.content_type)
+        _emit_metrics(context.metrics, len(requests), outcome)
         return [response.body for response in outcome.responses]
 
 
@@ -68,3 +69,18 @@ def _form_field(fields: dict):
     """A form post (`curl -d 'text=...'`): the value of its only field is the body. TorchServe's frontend
     drops a form body that is not `name=value` pairs, which leaves no field and an empty body."""
     return next(iter(fields.values())) if len(fields) == 1 else None
+
+
+def _emit_metrics(store, requests: int, outcome) -> None:
+    """Hand the batch's metrics to TorchServe; a metrics problem must never fail the batch."""
+    from ts.metrics.dimension import Dimension
+    from ts.metrics.metric_type_enum import MetricTypes
+
+    for metric in batch_metrics(requests, outcome):
+        # A fresh list each call: TorchServe appends its default dimensions to the list it is given.
+        dimensions = [Dimension("ErrorType", metric.error_type)] if metric.error_type else []
+        kind = MetricTypes.COUNTER if metric.kind == COUNTER else MetricTypes.GAUGE
+        try:
+            store.add_metric(metric.name, metric.value, metric.unit, dimensions=dimensions, metric_type=kind)
+        except Exception:
+            log.warning("could not record metric %s", metric.name, exc_info=True)

@@ -29,7 +29,12 @@ from bert_classifier.errors import InvalidArtifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "handlers"
-REQUIRED_IN_ARCHIVE = ("torchserve_handler.py", "bert_classifier/service.py", "config.json", "model.safetensors")
+REQUIRED_IN_ARCHIVE = (
+    "torchserve_handler.py",
+    "bert_classifier/service.py",
+    "config.json",
+    "model.safetensors",
+)
 
 
 def archiver_command(args: argparse.Namespace) -> list[str]:

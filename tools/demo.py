@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import requests
-
 from training.corpus import read_article
 
 

@@ -1,12 +1,12 @@
 """A small client for TorchServe's management API (port 8081), built on `requests`, with a CLI.
 
-    python -m tools.manage list
-    python -m tools.manage describe bert_news_classification
-    python -m tools.manage register bert_news_classification.mar --workers 1 --batch-size 16 --max-batch-delay 5
-    python -m tools.manage scale bert_news_classification --workers 2
-    python -m tools.manage set-default bert_news_classification 2.0
-    python -m tools.manage unregister bert_news_classification --version 1.0
-    python -m tools.manage wait-ready bert_news_classification --timeout 120
+python -m tools.manage list
+python -m tools.manage describe bert_news_classification
+python -m tools.manage register bert_news_classification.mar --workers 1 --batch-size 16 --max-batch-delay 5
+python -m tools.manage scale bert_news_classification --workers 2
+python -m tools.manage set-default bert_news_classification 2.0
+python -m tools.manage unregister bert_news_classification --version 1.0
+python -m tools.manage wait-ready bert_news_classification --timeout 120
 """
 
 from __future__ import annotations
@@ -80,9 +80,7 @@ class ManagementClient:
 
     def _call(self, method: str, path: str, params: dict | None = None):
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        response = requests.request(
-            method, self.base_url + path, params=params, headers=headers, timeout=self.timeout
-        )
+        response = requests.request(method, self.base_url + path, params=params, headers=headers, timeout=self.timeout)
         if not response.ok:
             raise ManagementError(response.status_code, _message(response))
         return response.json() if response.content else {}
@@ -151,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key-file", default="key_file.json", help="TorchServe key file when auth is on")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list registered models")
-    for name, text in (("describe", "workers and settings of a model"), ("unregister", "remove a model version")):
+    for name, text in (
+        ("describe", "workers and settings of a model"),
+        ("unregister", "remove a model version"),
+    ):
         command = commands.add_parser(name, help=text)
         command.add_argument("model")
         command.add_argument("--version")

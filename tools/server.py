@@ -8,6 +8,7 @@ a server a user is running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -104,6 +105,7 @@ class LocalTorchServe:
         settings = {key: f"http://127.0.0.1:{self.ports[key]}" for key in ADDRESS_KEYS}
         settings |= {key: str(self.ports[key]) for key in PORT_KEYS}
         settings["initial_worker_port"] = str(free_port())
+        settings["metrics_config"] = str(ROOT / "metrics.yaml")  # relative in the shipped file
         settings |= self.extra_config
         for key, value in settings.items():
             pattern = re.compile(rf"^{re.escape(key)}=.*$", re.MULTILINE)
@@ -130,10 +132,8 @@ def _venv_path() -> str:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):

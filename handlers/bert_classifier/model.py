@@ -160,8 +160,7 @@ class TextClassifier:
         for segment, segment_scores in zip(segments, scores, strict=True):
             grouped.setdefault(segment.text_index, []).append(segment_scores)
         return [
-            TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated[i])
-            for i in range(len(truncated))
+            TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated[i]) for i in range(len(truncated))
         ]
 
 

@@ -110,7 +110,12 @@ class InferenceService:
 
     def _decode(self, request: Request) -> tuple[ParsedRequest, str] | Response:
         try:
-            parsed = decode_request(request.body, request.content_type, self.settings.max_texts_per_request)
+            parsed = decode_request(
+                request.body,
+                request.content_type,
+                self.settings.max_texts_per_request,
+                self.settings.max_request_bytes,
+            )
             return parsed, choose_response_format(request.accept, parsed.format)
         except ServingError as error:
             return error_response(error)

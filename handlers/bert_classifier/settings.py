@@ -28,6 +28,9 @@ class Settings:
     """Padded tokens per micro-batch: texts are sorted by length and packed up to this many tokens."""
     max_texts_per_request: int = 64
     """More texts than this in one request is a 413."""
+    max_request_bytes: int = 6 * 1024 * 1024
+    """A larger body is a 413 that names this limit. Keep TorchServe's `max_request_size` above it: the
+    frontend's own 413 has an empty body."""
     top_k: int = 1
     """Default number of best labels returned per text (a request's `top_k` parameter overrides it)."""
     long_text: str = "truncate"
@@ -48,6 +51,7 @@ class Settings:
         _require(self.max_length <= 8192, "max_length must be at most 8192")
         _require(self.token_budget >= self.max_length, "token_budget must be at least max_length")
         _require(self.max_texts_per_request >= 1, "max_texts_per_request must be at least 1")
+        _require(self.max_request_bytes >= 1, "max_request_bytes must be at least 1")
         _require(self.top_k >= 1, "top_k must be at least 1")
         _require(self.long_text in LONG_TEXT_MODES, f"long_text must be one of {LONG_TEXT_MODES}")
         _require(0 <= self.window_stride < self.max_length - 2, "window_stride must be in [0, max_length - 2)")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
 
@@ -88,7 +87,12 @@ def test_concurrent_requests_batched_together_each_get_their_own_answer(server, 
 
 
 def test_a_bad_request_does_not_fail_the_requests_batched_with_it(server, predict):
-    bodies = [({"data": ["fine text"]}, 200), ({"data": [1, 2]}, 400), ({"text": ""}, 400), ({"data": ["ok"]}, 200)]
+    bodies = [
+        ({"data": ["fine text"]}, 200),
+        ({"data": [1, 2]}, 400),
+        ({"text": ""}, 400),
+        ({"data": ["ok"]}, 200),
+    ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(lambda item: predict(json=item[0]), bodies * 4))
     assert [r.status_code for r in responses] == [status for _, status in bodies] * 4

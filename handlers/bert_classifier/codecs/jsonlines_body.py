@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import InvalidInput
@@ -12,7 +13,8 @@ from .text_body import to_str
 def decode(body: Any, encoding: str = "utf-8") -> tuple[str, ...]:
     """The text of each non-blank line, in order. Errors name the line number (1-based)."""
     texts = []
-    for number, line in enumerate(to_str(body, encoding).splitlines(), start=1):
+    # Only CR/LF end a line: str.splitlines() would also split on U+2028, U+0085 etc. inside JSON strings.
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", to_str(body, encoding)), start=1):
         if line.strip():
             texts.append(_text_of_line(line, number))
     return tuple(texts)

@@ -49,28 +49,34 @@ def choose_response_format(accept: str | None, request_format: str) -> str:
     default = request_format if request_format in RESPONSE_TYPES else JSON
     if not accept or not accept.strip():
         return default
-    for candidate in _accepted_in_preference_order(accept):
-        if candidate in ("*/*", "application/*") or candidate == default:
-            return default
-        if candidate == "text/*":
-            return CSV
-        if candidate in RESPONSE_ALIASES:
+    accepted, refused = _accepted_in_preference_order(accept)
+    for candidate in accepted:
+        if candidate.endswith("/*"):  # */*, application/*, text/*: our preference among what it matches
+            prefix = "" if candidate == "*/*" else candidate[:-1]
+            for option in (default, *RESPONSE_TYPES):
+                if option.startswith(prefix) and option not in refused:
+                    return option
+        elif candidate in RESPONSE_ALIASES:
             return RESPONSE_ALIASES[candidate]
     raise NotAcceptable(f"cannot produce any of Accept: {accept[:200]}; available: {', '.join(RESPONSE_TYPES)}")
 
 
-def _accepted_in_preference_order(accept: str) -> list[str]:
-    ranked = []
+def _accepted_in_preference_order(accept: str) -> tuple[list[str], set[str]]:
+    """The listed types best first (q > 0), and the types explicitly refused with q=0."""
+    ranked, refused = [], set()
     for position, item in enumerate(accept.split(",")):
         kind, *params = (piece.strip() for piece in item.split(";"))
+        kind = kind.lower()
         quality = 1.0
         for param in params:
             key, _, value = param.partition("=")
-            if key.strip() == "q":
+            if key.strip().lower() == "q":
                 try:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
         if kind and quality > 0:
-            ranked.append((-quality, position, kind.lower()))
-    return [kind for _, _, kind in sorted(ranked)]
+            ranked.append((-quality, position, kind))
+        elif kind and quality == 0:
+            refused.add(RESPONSE_ALIASES.get(kind, kind))
+    return [kind for _, _, kind in sorted(ranked)], refused

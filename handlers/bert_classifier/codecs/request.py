@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,16 @@ class ParsedRequest:
     parameters: RequestParameters = field(default_factory=RequestParameters)
 
 
-def decode_request(body: Any, content_type: str | None, max_texts: int) -> ParsedRequest:
+def decode_request(body: Any, content_type: str | None, max_texts: int, max_bytes: int | None = None) -> ParsedRequest:
     """Decode a body by its Content-Type; raise `InvalidInput`, `UnsupportedMediaType` or `PayloadTooLarge`.
 
-    `body` may be bytes, a str, or JSON the model server already parsed (dict or list).
+    `body` may be bytes, a str, or JSON the model server already parsed (dict or list); for parsed JSON the
+    size checked against `max_bytes` is that of its texts.
     """
+    if max_bytes is not None and isinstance(body, (bytes, bytearray, str)):
+        _check_size(len(body) if not isinstance(body, str) else len(body.encode("utf-8", "replace")), max_bytes)
+    if isinstance(body, (bytes, bytearray, str)) and not body.strip():
+        raise InvalidInput("the request body is empty")
     kind = negotiation.media_type(content_type)
     if kind in negotiation.SNIFFED_TYPES:
         kind = _sniff(body)
@@ -41,6 +47,8 @@ def decode_request(body: Any, content_type: str | None, max_texts: int) -> Parse
         raise UnsupportedMediaType(f"Content-Type {kind!r} is not supported; use one of: {supported}")
     parsed = _DECODERS[fmt](body, negotiation.charset(content_type))
     _check_texts(parsed.texts, max_texts)
+    if max_bytes is not None and isinstance(body, (dict, list)):
+        _check_size(sum(len(text.encode("utf-8", "replace")) for text in parsed.texts), max_bytes)
     return parsed
 
 
@@ -73,9 +81,10 @@ def _sniff(body: Any) -> str:
     """JSON if the body is (or starts like) JSON, plain text otherwise."""
     if isinstance(body, (dict, list)):
         return negotiation.JSON
-    head = body[:64].lstrip() if isinstance(body, (bytes, bytearray, str)) else b""
+    head = body[:64] if isinstance(body, (bytes, bytearray, memoryview, str)) else b""
     if isinstance(head, str):
         head = head.encode("utf-8", "replace")
+    head = bytes(head).removeprefix(codecs.BOM_UTF8).lstrip()  # to_str drops the BOM before parsing too
     return negotiation.JSON if head[:1] in (b"{", b"[", b'"') else negotiation.TEXT
 
 
@@ -94,6 +103,11 @@ def _parameters(raw: dict | None) -> RequestParameters:
     if not isinstance(all_scores, bool):
         raise InvalidInput("parameter 'return_all_scores' must be true or false")
     return RequestParameters(top_k=top_k, return_all_scores=all_scores)
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise PayloadTooLarge(f"request body is {size} bytes; the limit is {max_bytes} bytes (max_request_bytes)")
 
 
 def _check_texts(texts: tuple[str, ...], max_texts: int) -> None:

@@ -16,9 +16,11 @@ def decode(body: Any, encoding: str = "utf-8") -> str:
 def to_str(body: Any, encoding: str = "utf-8") -> str:
     """Decode bytes with the request's charset (UTF-8 by default); a leading BOM is dropped.
 
-    Raises `InvalidInput` naming the offending byte offset (never the content) for undecodable bytes.
+    Raises `InvalidInput` naming the offending byte offset (never the content) for undecodable bytes, and
+    `UnsupportedMediaType` for a charset Python does not know as a text encoding.
     """
-    if isinstance(body, str):
+    _check_charset(encoding)
+    if isinstance(body, str):  # already decoded by the model server
         return body.removeprefix("\ufeff")
     if body is None:
         raise InvalidInput(
@@ -28,10 +30,15 @@ def to_str(body: Any, encoding: str = "utf-8") -> str:
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise InvalidInput(f"expected a text body, got {type(body).__name__}")
     try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise UnsupportedMediaType(f"charset {encoding[:40]!r} is not supported; send UTF-8") from None
-    try:
         return bytes(body).decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InvalidInput(f"request body is not valid {encoding} (invalid byte at offset {error.start})") from None
+
+
+def _check_charset(encoding: str) -> None:
+    try:
+        if codecs.lookup(encoding)._is_text_encoding:
+            return
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        pass
+    raise UnsupportedMediaType(f"charset {encoding[:40]!r} is not supported; send UTF-8")

@@ -1,0 +1,146 @@
+"""The request/response contract against the real TorchServe: every format, every bad input, per request."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+GOOD = ({"data": ["a good request"]}, "application/json")
+
+BAD_INPUTS = [
+    # (body, content type, status, error type, words the message must contain)
+    (b'{"data": ["unterminated', "application/json", 400, "InvalidInput", "malformed JSON"),
+    (b'{"texts": ["wrong field"]}', "application/json", 400, "InvalidInput", "unknown field"),
+    (b"{}", "application/json", 400, "InvalidInput", "exactly one of"),
+    (b'{"data": 42}', "application/json", 400, "InvalidInput", "'data' must be"),
+    (b'{"text": ["a list"]}', "application/json", 400, "InvalidInput", "'text' must be a string"),
+    (b'{"data": ["ok", null]}', "application/json", 400, "InvalidInput", "data[1]"),
+    (b'{"data": []}', "application/json", 400, "InvalidInput", "no texts"),
+    (b'{"text": "   "}', "application/json", 400, "InvalidInput", "empty"),
+    (b'{"inputs": "x", "parameters": {"top_k": 0}}', "application/json", 400, "InvalidInput", "top_k"),
+    (
+        b'{"inputs": "x", "parameters": {"temperature": 1}}',
+        "application/json",
+        400,
+        "InvalidInput",
+        "temperature",
+    ),
+    (b"\xff\xfe\x00bad", "text/plain", 400, "InvalidInput", "UTF-8"),
+    (b'{"data": ["caf\xe9"]}', "application/json", 400, "InvalidInput", "utf-8"),
+    (b"", "text/plain", 400, "InvalidInput", "body is empty"),
+    (b'"ok"\n{"nope": 1}\n', "application/jsonlines", 400, "InvalidInput", "line 2"),
+    (b"a,b\n", "text/csv", 400, "InvalidInput", "row 1"),
+    (b"\x89PNG\r\n", "image/png", 415, "UnsupportedMediaType", "image/png"),
+    (b"hello", "text/plain; charset=klingon", 415, "UnsupportedMediaType", "charset"),
+    (
+        json.dumps({"data": ["t"] * 65}).encode(),
+        "application/json",
+        413,
+        "PayloadTooLarge",
+        "the limit is 64",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "error_type", "words"), BAD_INPUTS)
+def test_bad_input_gets_its_own_4xx_while_good_neighbours_succeed(
+    predict, body, content_type, status, error_type, words
+):
+    items = [("good", GOOD), ("bad", (body, content_type)), ("good", GOOD), ("good", GOOD)]
+
+    def send(item):
+        kind, (payload, ctype) = item
+        data = json.dumps(payload).encode() if kind == "good" else payload
+        return predict(data, headers={"Content-Type": ctype})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(send, items * 2))
+    for (kind, _), response in zip(items * 2, responses, strict=True):
+        if kind == "good":
+            assert response.status_code == 200, response.text
+            assert len(response.json()) == 1
+        else:
+            assert response.status_code == status, response.text
+            error = response.json()
+            assert error["code"] == status
+            assert error["type"] == error_type
+            assert words.lower() in error["message"].lower()
+    assert predict(json={"text": "still serving"}).status_code == 200
+
+
+def test_each_json_shape_gives_the_mirrored_response(predict):
+    assert isinstance(predict(json={"data": "one"}).json(), dict)
+    assert len(predict(json={"data": ["one", "two"]}).json()) == 2
+    assert isinstance(predict(json={"text": "one"}).json(), dict)
+    assert isinstance(predict(json={"inputs": "one"}).json(), dict)
+    assert len(predict(json={"inputs": ["one", "two", "three"]}).json()) == 3
+    assert isinstance(predict(json="bare string").json(), dict)
+    assert len(predict(json=["bare", "list"]).json()) == 2
+
+
+def test_top_k_and_all_scores_parameters(predict):
+    top2 = predict(json={"inputs": "x", "parameters": {"top_k": 2}}).json()
+    everything = predict(json={"inputs": "x", "parameters": {"return_all_scores": True}}).json()
+    assert len(top2["scores"]) == 2
+    assert top2["scores"][0]["score"] >= top2["scores"][1]["score"]
+    assert sorted(entry["label"] for entry in everything["scores"]) == ["business", "sport", "tech"]
+    assert sum(entry["score"] for entry in everything["scores"]) == pytest.approx(1, abs=1e-4)
+
+
+def test_jsonlines_request_gets_one_result_line_per_input_line_in_order(predict):
+    body = '"first"\n{"text": "second"}\n\n{"inputs": "third, with a comma"}\n'
+    response = predict(body.encode(), headers={"Content-Type": "application/jsonlines"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/jsonlines")
+    lines = response.text.splitlines()
+    assert len(lines) == 3
+    reference = predict(json={"data": ["first", "second", "third, with a comma"]}).json()
+    assert [json.loads(line)["score"] for line in lines] == [r["score"] for r in reference]
+
+
+def test_csv_with_header_quoted_commas_and_newlines_gets_csv_lines_in_order(predict):
+    texts = ["plain text", "a text, with commas, inside", 'a "quoted"\nmulti-line text']
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "text"])
+    writer.writerows([[i, text] for i, text in enumerate(texts)])
+    response = predict(buffer.getvalue().encode(), headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    reference = predict(json={"data": texts}).json()
+    assert [(row[0], int(row[1])) for row in rows] == [(r["label"], r["label_id"]) for r in reference]
+
+
+def test_accept_header_picks_the_response_format_or_gets_406(predict):
+    body = {"data": ["one", "two"]}
+    as_lines = predict(json=body, headers={"Accept": "application/jsonlines"})
+    as_csv = predict(json=body, headers={"Accept": "text/csv"})
+    refused = predict(json=body, headers={"Accept": "application/xml"})
+    assert len(as_lines.text.splitlines()) == len(as_csv.text.splitlines()) == 2
+    assert refused.status_code == 406
+    assert refused.json()["type"] == "NotAcceptable"
+
+
+def test_body_over_the_handler_limit_gets_413_naming_the_limit(predict):
+    too_big = b'{"text": "' + b"word " * (6 * 1024 * 1024 // 5 + 10) + b'"}'
+    response = predict(too_big, headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 413
+    assert "6291456 bytes" in response.json()["message"]
+    assert predict(json={"text": "still serving"}).status_code == 200
+
+
+def test_body_over_the_frontend_limit_gets_413_and_the_server_keeps_serving(server, predict):
+    try:
+        response = predict(b"x" * (64 * 1024 * 1024 + 1), headers={"Content-Type": "text/plain"})
+        assert response.status_code == 413
+    except requests.ConnectionError:
+        pass  # the frontend may close the connection while the body is still being sent: also a refusal
+    assert predict(json={"text": "still serving"}).status_code == 200
