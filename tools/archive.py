@@ -41,14 +41,20 @@ def archiver_command(args: argparse.Namespace) -> list[str]:
     """The torch-model-archiver invocation for these arguments."""
     return [
         str(Path(sys.executable).with_name("torch-model-archiver")),
-        "--model-name", args.model_name,
-        "--version", args.version,
-        "--handler", str(HANDLERS / "torchserve_handler.py"),
-        "--extra-files", f"{HANDLERS},{Path(args.model_dir).resolve()}",
-        "--config-file", str(Path(args.config_file).resolve()),
-        "--export-path", str(Path(args.export_path).resolve()),
+        "--model-name",
+        args.model_name,
+        "--version",
+        args.version,
+        "--handler",
+        str(HANDLERS / "torchserve_handler.py"),
+        "--extra-files",
+        f"{HANDLERS},{Path(args.model_dir).resolve()}",
+        "--config-file",
+        str(Path(args.config_file).resolve()),
+        "--export-path",
+        str(Path(args.export_path).resolve()),
         "--force",
-    ]  # fmt: skip
+    ]
 
 
 def build_archive(args: argparse.Namespace) -> Path:

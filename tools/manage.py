@@ -57,8 +57,14 @@ class ManagementClient:
         max_batch_delay: int | None = None,
     ) -> dict:
         """Register an archive (a file name in the model store) and wait until its workers have started."""
-        params = {"url": url, "initial_workers": workers, "synchronous": "true", "model_name": model_name,
-                  "batch_size": batch_size, "max_batch_delay": max_batch_delay}  # fmt: skip
+        params = {
+            "url": url,
+            "initial_workers": workers,
+            "synchronous": "true",
+            "model_name": model_name,
+            "batch_size": batch_size,
+            "max_batch_delay": max_batch_delay,
+        }
         return self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
 
     def unregister(self, model: str, version: str | None = None) -> dict:
@@ -180,18 +186,29 @@ def run(args: argparse.Namespace) -> object:
     management_key, inference_key = read_keys(args.key_file)
     client = ManagementClient(args.management, token=management_key)
     if args.command == "wait-ready":
-        seconds = wait_ready(client, args.model, inference_url=args.inference, inference_token=inference_key,
-                             timeout=args.timeout, version=args.version)  # fmt: skip
+        seconds = wait_ready(
+            client,
+            args.model,
+            inference_url=args.inference,
+            inference_token=inference_key,
+            timeout=args.timeout,
+            version=args.version,
+        )
         return {"model": args.model, "ready": True, "seconds": round(seconds, 1)}
     actions = {
         "list": lambda: client.list_models(),
         "describe": lambda: client.describe(args.model, args.version),
         "unregister": lambda: client.unregister(args.model, args.version),
-        "register": lambda: client.register(args.url, model_name=args.model_name, workers=args.workers,
-                                            batch_size=args.batch_size, max_batch_delay=args.max_batch_delay),
+        "register": lambda: client.register(
+            args.url,
+            model_name=args.model_name,
+            workers=args.workers,
+            batch_size=args.batch_size,
+            max_batch_delay=args.max_batch_delay,
+        ),
         "scale": lambda: client.scale(args.model, args.workers, args.version),
         "set-default": lambda: client.set_default(args.model, args.version),
-    }  # fmt: skip
+    }
     return actions[args.command]()
 
 

@@ -64,8 +64,16 @@ class LocalTorchServe:
         """Start in the foreground of a child process (own session, so teardown can kill its group)."""
         self.ports = {key: free_port() for key in (*ADDRESS_KEYS, *PORT_KEYS)}
         config = self._write_config()
-        command = [_bin("torchserve"), "--start", "--ncs", "--foreground", "--model-store", str(self.model_store),
-                   "--ts-config", str(config)] + (["--models", models] if models else [])  # fmt: skip
+        command = [
+            _bin("torchserve"),
+            "--start",
+            "--ncs",
+            "--foreground",
+            "--model-store",
+            str(self.model_store),
+            "--ts-config",
+            str(config),
+        ] + (["--models", models] if models else [])
         self.process = subprocess.Popen(
             command,
             cwd=self.workdir,
@@ -80,8 +88,14 @@ class LocalTorchServe:
         """`torchserve --stop` for this instance, then make sure the whole process group is gone."""
         if self.process is None:
             return
-        subprocess.run([_bin("torchserve"), "--stop"], env=self._environment(), cwd=self.workdir,
-                       capture_output=True, timeout=timeout, check=False)  # fmt: skip
+        subprocess.run(
+            [_bin("torchserve"), "--stop"],
+            env=self._environment(),
+            cwd=self.workdir,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -118,8 +132,14 @@ class LocalTorchServe:
     def _environment(self) -> dict[str, str]:
         tmp = self.workdir / "tmp"
         tmp.mkdir(exist_ok=True)
-        return {**os.environ, "TMPDIR": str(tmp), "LOG_LOCATION": str(self.log_dir),
-                "METRICS_LOCATION": str(self.log_dir), "PATH": _venv_path(), **self.env}  # fmt: skip
+        return {
+            **os.environ,
+            "TMPDIR": str(tmp),
+            "LOG_LOCATION": str(self.log_dir),
+            "METRICS_LOCATION": str(self.log_dir),
+            "PATH": _venv_path(),
+            **self.env,
+        }
 
 
 def _bin(name: str) -> str:

@@ -21,8 +21,13 @@ READY_TIMEOUT = 240
 
 def archive(model_dir: Path, store: Path, name: str, version: str = "1.0", config: Path | None = None) -> Path:
     """Build `<store>/<name>.mar` with the project's archive tool (the same path `make archive` takes)."""
-    args = argparse.Namespace(model_dir=str(model_dir), model_name=name, version=version,
-                              config_file=str(config or ROOT / "model-config.yaml"), export_path=str(store))  # fmt: skip
+    args = argparse.Namespace(
+        model_dir=str(model_dir),
+        model_name=name,
+        version=version,
+        config_file=str(config or ROOT / "model-config.yaml"),
+        export_path=str(store),
+    )
     return build_archive(args)
 
 
@@ -65,8 +70,9 @@ def predict(server):
     """POST to /predictions/tiny; returns the `requests.Response`."""
 
     def post(body=None, *, json=None, headers=None, path="tiny"):
-        return requests.post(f"{server.inference_url}/predictions/{path}", data=body, json=json,
-                             headers=headers or {}, timeout=60)  # fmt: skip
+        return requests.post(
+            f"{server.inference_url}/predictions/{path}", data=body, json=json, headers=headers or {}, timeout=60
+        )
 
     return post
 
