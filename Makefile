@@ -21,8 +21,10 @@ HANDLER_FILES := $(shell find handlers -name '*.py' 2>/dev/null)
 # TorchServe starts its Python workers with the first `python` on PATH: make it the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# AUTH=on starts TorchServe with token authorization (README "Security defaults").
+# AUTH=on starts TorchServe with token authorization (README "Security defaults"); LOG_FORMAT=json writes JSON logs.
 AUTH          ?= off
+LOG_FORMAT    ?= text
+SERVE_CONFIG  := $(if $(filter on,$(AUTH))$(filter json,$(LOG_FORMAT)),build/config.serve.properties,$(TS_CONFIG))
 WORKERS       ?= 1
 MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
 
@@ -63,11 +65,14 @@ $(MAR): $(MODEL_DIR)/model.safetensors $(MODEL_CONFIG) $(HANDLER_FILES)
 	$(MAKE) archive
 
 serve: setup check-java $(MAR) ## start TorchServe with the archive; returns when workers are READY
-	@if [ "$(AUTH)" = on ]; then mkdir -p build && \
-	  sed 's/^disable_token_authorization=.*/disable_token_authorization=false/' $(TS_CONFIG) > build/config.auth.properties; fi
-	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) \
-	  --ts-config $(if $(filter on,$(AUTH)),build/config.auth.properties,$(TS_CONFIG)) \
-	  --models $(MODEL_NAME)=$(MODEL_NAME).mar
+	@if [ "$(SERVE_CONFIG)" != "$(TS_CONFIG)" ]; then mkdir -p build && cp $(TS_CONFIG) $(SERVE_CONFIG) && \
+	  if [ "$(AUTH)" = on ]; then sed -i 's/^disable_token_authorization=.*/disable_token_authorization=false/' $(SERVE_CONFIG); fi && \
+	  if [ "$(LOG_FORMAT)" = json ]; then \
+	    echo "vmargs=-Dlog4j.configurationFile=file://$(abspath log4j2-json.xml)" >> $(SERVE_CONFIG); fi; fi
+	@mkdir -p logs
+	@# The server keeps its stdout open: send it to a file so `make serve | tee ...` does not wait on it.
+	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) \
+	  --models $(MODEL_NAME)=$(MODEL_NAME).mar > logs/torchserve.out 2>&1 || { cat logs/torchserve.out; exit 1; }
 	$(MANAGE) wait-ready $(MODEL_NAME) --timeout 300
 
 wait-ready: ## wait until MODEL_NAME's workers are READY and a warm-up prediction succeeds
@@ -118,3 +123,20 @@ format: setup ## apply ruff fixes and formatting
 
 clean: ## remove built archives and logs (keeps the model and the venv)
 	rm -rf $(MODEL_STORE)/*.mar logs build
+
+# ---- SageMaker (docs/sagemaker.md) ------------------------------------------------------------------------
+SAGEMAKER_ARTIFACT ?= build/model.tar.gz
+SAGEMAKER_OPT_ML   ?= .run/opt-ml
+SAGEMAKER_PORT     ?= 8080
+
+.PHONY: sagemaker-artifact sagemaker-serve-local
+
+sagemaker-artifact: setup ## write build/model.tar.gz for S3 (model files + code/ for script mode)
+	$(BIN)/python -m tools.sagemaker_artifact --model-dir $(MODEL_DIR) --output $(SAGEMAKER_ARTIFACT) \
+	  --config-file $(MODEL_CONFIG)
+
+sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:8080 with MODEL_DIR as /opt/ml/model
+	mkdir -p $(SAGEMAKER_OPT_ML) && ln -sfn $(abspath $(MODEL_DIR)) $(SAGEMAKER_OPT_ML)/model
+	SM_OPT_ML=$(SAGEMAKER_OPT_ML) SM_BIND_HOST=127.0.0.1 SAGEMAKER_BIND_TO_PORT=$(SAGEMAKER_PORT) \
+	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker.serve serve
+# ---- end SageMaker ----------------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import os
 
+from ts.torch_handler.base_handler import BaseHandler
+
 from bert_classifier.device import select_device, threads_per_worker
 from bert_classifier.metrics import COUNTER, batch_metrics
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
-from ts.torch_handler.base_handler import BaseHandler
 
 log = logging.getLogger(__name__)
 

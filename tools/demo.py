@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import requests
+
 from training.corpus import read_article
 
 

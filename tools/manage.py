@@ -148,6 +148,28 @@ def read_keys(key_file: str | None) -> tuple[str | None, str | None]:
     return keys["management"]["key"], keys["inference"]["key"]
 
 
+def token_auth_enabled(management_url: str) -> bool:
+    """TorchServe refuses a keyless management call with InvalidKeyException when token auth is on."""
+    response = requests.get(f"{management_url}/models", timeout=10)
+    return response.status_code == 400 and "InvalidKeyException" in response.text
+
+
+def startup_summary(client: ManagementClient, args: argparse.Namespace, seconds: float) -> dict:
+    """What is running, printed by `make serve`: addresses, auth, and the model's batching and workers."""
+    description = client.describe(args.model, args.version)[0]
+    return {
+        "model": f"{description['modelName']}/{description['modelVersion']}",
+        "ready_after_seconds": round(seconds, 1),
+        "inference": args.inference,
+        "management": args.management,
+        "token_auth": token_auth_enabled(args.management),
+        "workers": len(description.get("workers", [])),
+        "batch_size": description.get("batchSize"),
+        "max_batch_delay_ms": description.get("maxBatchDelay"),
+        "handler": "settings, device, dtype and torch threads: the worker's start-up line in logs/model_log.log",
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.manage", description="TorchServe management client")
     parser.add_argument("--management", default=DEFAULT_MANAGEMENT, help="management API base URL")
@@ -194,7 +216,7 @@ def run(args: argparse.Namespace) -> object:
             timeout=args.timeout,
             version=args.version,
         )
-        return {"model": args.model, "ready": True, "seconds": round(seconds, 1)}
+        return startup_summary(client, args, seconds)
     actions = {
         "list": lambda: client.list_models(),
         "describe": lambda: client.describe(args.model, args.version),

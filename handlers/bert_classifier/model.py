@@ -84,6 +84,8 @@ class TextClassifier:
     def classify(self, texts: Sequence[str]) -> tuple[list[TextScores], BatchStats]:
         """Score every text; results are in the order of `texts`."""
         stats = BatchStats(texts=len(texts))
+        if not texts:
+            return [], stats
         started = time.perf_counter()
         segments, truncated = self._segments(texts)
         stats.tokenize_seconds = time.perf_counter() - started

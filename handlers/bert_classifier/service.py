@@ -7,6 +7,7 @@ request; the rest of the batch is still classified.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -118,6 +119,10 @@ class InferenceService:
             )
             return parsed, choose_response_format(request.accept, parsed.format)
         except ServingError as error:
+            return error_response(error)
+        except Exception as error:  # noqa: BLE001 - a decoder bug must fail only this request, never its batch
+            frames = "".join(traceback.format_tb(error.__traceback__))  # no message: it could quote the input
+            log.error("unexpected %s while decoding a request:\n%s", type(error).__name__, frames)
             return error_response(error)
 
     def _encode_all(self, decoded: list, scores: list) -> list[Response]:

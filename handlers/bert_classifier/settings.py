@@ -54,7 +54,9 @@ class Settings:
         _require(self.max_request_bytes >= 1, "max_request_bytes must be at least 1")
         _require(self.top_k >= 1, "top_k must be at least 1")
         _require(self.long_text in LONG_TEXT_MODES, f"long_text must be one of {LONG_TEXT_MODES}")
-        _require(0 <= self.window_stride < self.max_length - 2, "window_stride must be in [0, max_length - 2)")
+        _require(self.window_stride >= 0, "window_stride must not be negative")
+        if self.long_text == "window":
+            _require(self.window_stride < self.max_length - 2, "window_stride must be less than max_length - 2")
         _require(self.max_windows >= 1, "max_windows must be at least 1")
         _require(0.0 < self.multi_label_threshold < 1.0, "multi_label_threshold must be in (0, 1)")
         _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
@@ -84,6 +86,8 @@ def _convert(name: str, raw: Any, kind: type) -> Any:
     try:
         if isinstance(raw, bool):  # YAML `true` would otherwise become 1
             raise TypeError
+        if kind is int and isinstance(raw, float) and not raw.is_integer():
+            raise ValueError  # int(1.5) would silently become 1
         return kind(raw)
     except (TypeError, ValueError):
         raise InvalidSetting(f"setting {name}={raw!r} is not a valid {kind.__name__}") from None

@@ -7,10 +7,10 @@ import re
 import pytest
 import requests
 import yaml
+
 from bert_classifier.metrics import batch_metrics
 from bert_classifier.model import BatchStats
 from bert_classifier.service import BatchOutcome
-
 from tools.server import ROOT, wait_for
 
 pytestmark = pytest.mark.integration

@@ -137,3 +137,23 @@ def test_a_model_that_cannot_load_turns_ping_unhealthy_and_logs_why(tmp_path, ti
     finally:
         server.stop()
         server.cleanup()
+
+
+def test_json_log_format_writes_one_json_object_per_line(model_store):
+    log_config = (ROOT / "log4j2-json.xml").as_uri()
+    server = LocalTorchServe(
+        model_store=model_store, extra_config={"vmargs": f"-Dlog4j.configurationFile={log_config}"}
+    )
+    server.start("tiny=tiny.mar")
+    try:
+        wait_ready(ManagementClient(server.management_url), "tiny", inference_url=server.inference_url, timeout=240)
+        requests.post(f"{server.inference_url}/predictions/tiny", json={"text": "x"}, timeout=30)
+        wait_for(lambda: "batch requests=" in server.model_log(), 30, "the batch log line")
+        for name in ("ts_log.log", "model_log.log", "access_log.log"):
+            lines = (server.log_dir / name).read_text().splitlines()
+            records = [json.loads(line) for line in lines]
+            assert records, name
+            assert all({"time", "message"} <= set(record) for record in records)
+    finally:
+        server.stop()
+        server.cleanup()

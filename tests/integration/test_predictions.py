@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
 

@@ -33,6 +33,8 @@ def to_str(body: Any, encoding: str = "utf-8") -> str:
         return bytes(body).decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InvalidInput(f"request body is not valid {encoding} (invalid byte at offset {error.start})") from None
+    except UnicodeError:  # text codecs such as punycode or undefined fail without a byte offset
+        raise InvalidInput(f"request body is not valid {encoding[:40]}") from None
 
 
 def _check_charset(encoding: str) -> None:

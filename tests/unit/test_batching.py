@@ -1,0 +1,170 @@
+"""Length-aware micro-batches and long-text windows."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bert_classifier.batching import plan_micro_batches, split_into_windows
+
+pytestmark = pytest.mark.unit
+
+LENGTHS = st.lists(st.integers(min_value=1, max_value=600), max_size=60)
+BUDGETS = st.integers(min_value=1, max_value=4096)
+
+
+def padded_size(batch: list[int], lengths: list[int]) -> int:
+    return len(batch) * max(lengths[i] for i in batch)
+
+
+# --- plan_micro_batches -------------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=LENGTHS, budget=BUDGETS)
+def test_every_index_appears_exactly_once(lengths, budget):
+    batches = plan_micro_batches(lengths, budget)
+
+    flat = [index for batch in batches for index in batch]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(batches)  # no empty micro-batch
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=LENGTHS, budget=BUDGETS)
+def test_padded_size_is_within_budget_unless_a_single_item_exceeds_it(lengths, budget):
+    for batch in plan_micro_batches(lengths, budget):
+        if padded_size(batch, lengths) > budget:
+            assert len(batch) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=LENGTHS, budget=BUDGETS)
+def test_a_new_micro_batch_starts_only_when_the_next_item_would_not_fit(lengths, budget):
+    batches = plan_micro_batches(lengths, budget)
+
+    for previous, current in itertools.pairwise(batches):
+        assert (len(previous) + 1) * lengths[previous[0]] > budget
+        assert lengths[current[0]] <= lengths[previous[-1]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=LENGTHS, budget=BUDGETS)
+def test_items_are_sorted_longest_first_and_each_batch_starts_with_its_longest(lengths, budget):
+    batches = plan_micro_batches(lengths, budget)
+
+    in_order = [lengths[index] for batch in batches for index in batch]
+    assert in_order == sorted(in_order, reverse=True)
+    for batch in batches:
+        assert lengths[batch[0]] == max(lengths[i] for i in batch)
+
+
+def test_a_single_item_over_budget_gets_its_own_micro_batch():
+    lengths = [10, 500, 10, 10]
+
+    batches = plan_micro_batches(lengths, 100)
+
+    assert batches[0] == [1]
+    assert sorted(i for batch in batches[1:] for i in batch) == [0, 2, 3]
+    assert all(padded_size(batch, lengths) <= 100 for batch in batches[1:])
+
+
+def test_equal_lengths_are_packed_greedily_up_to_the_budget():
+    assert [len(batch) for batch in plan_micro_batches([10] * 9, 40)] == [4, 4, 1]
+
+
+def test_a_long_item_does_not_drag_short_ones_into_its_padding():
+    # 512 + 8 short ones in one batch would pad 9 x 512; the short ones go into their own batch.
+    lengths = [8] * 8 + [512]
+
+    batches = plan_micro_batches(lengths, 600)
+
+    assert batches == [[8], list(range(8))]
+
+
+def test_ties_keep_the_original_order():
+    assert plan_micro_batches([5, 7, 5, 7], 100) == [[1, 3, 0, 2]]
+
+
+def test_no_lengths_no_micro_batches():
+    assert plan_micro_batches([], 100) == []
+
+
+# --- split_into_windows -------------------------------------------------------------------------------------
+
+
+def stitch(windows: list[list[int]], overlap: int) -> list[int]:
+    """Undo the windowing: the first window plus each later window without its overlapping head."""
+    tokens = list(windows[0])
+    for window in windows[1:]:
+        tokens += window[overlap:]
+    return tokens
+
+
+WINDOW_CASES = st.integers(min_value=1, max_value=40).flatmap(
+    lambda window: st.tuples(
+        st.lists(st.integers(min_value=0, max_value=30000), max_size=300),
+        st.just(window),
+        st.integers(min_value=0, max_value=window - 1),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=WINDOW_CASES)
+def test_uncapped_windows_cover_the_text_exactly_with_the_right_overlap(case):
+    tokens, window, overlap = case
+
+    windows = split_into_windows(tokens, window, overlap, max_windows=10_000)
+
+    assert windows
+    assert all(len(w) <= window for w in windows)
+    assert all(len(w) == window for w in windows[:-1])  # only the last window may be short
+    for previous, current in itertools.pairwise(windows):
+        assert previous[len(previous) - overlap :] == current[:overlap]
+    assert stitch(windows, overlap) == tokens
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=WINDOW_CASES, max_windows=st.integers(min_value=1, max_value=5))
+def test_max_windows_caps_the_count_and_keeps_the_first_windows(case, max_windows):
+    tokens, window, overlap = case
+
+    capped = split_into_windows(tokens, window, overlap, max_windows)
+    uncapped = split_into_windows(tokens, window, overlap, max_windows=10_000)
+
+    assert len(capped) == min(max_windows, len(uncapped))
+    assert capped == uncapped[: len(capped)]
+
+
+def test_windows_of_a_concrete_text():
+    assert split_into_windows(list(range(10)), window=4, overlap=2, max_windows=8) == [
+        [0, 1, 2, 3],
+        [2, 3, 4, 5],
+        [4, 5, 6, 7],
+        [6, 7, 8, 9],
+    ]
+
+
+def test_no_overlap_gives_disjoint_chunks():
+    assert split_into_windows(list(range(7)), window=3, overlap=0, max_windows=8) == [
+        [0, 1, 2],
+        [3, 4, 5],
+        [6],
+    ]
+
+
+@pytest.mark.parametrize("length", [1, 3, 4])
+def test_a_text_that_fits_is_one_window(length):
+    assert split_into_windows(list(range(length)), window=4, overlap=2, max_windows=8) == [list(range(length))]
+
+
+def test_an_empty_text_is_one_empty_window():
+    assert split_into_windows([], window=4, overlap=1, max_windows=3) == [[]]
+
+
+def test_one_token_past_the_window_adds_a_second_window():
+    assert split_into_windows(list(range(5)), window=4, overlap=2, max_windows=8) == [[0, 1, 2, 3], [2, 3, 4]]
