@@ -1,0 +1,77 @@
+"""The trained default model (`make model`) served by the real TorchServe: real news it never saw in training."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+import yaml
+
+from bert_classifier.model import TextClassifier
+from bert_classifier.settings import read_settings
+from tests.integration.conftest import ROOT, archive, start_server
+from training.corpus import read_article
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def held_out(trained_model_dir):
+    split = json.loads((trained_model_dir / "split.json").read_text())
+    return [(item["label"], read_article(item["path"])) for item in split["test"]]
+
+
+@pytest.fixture(scope="module")
+def served(trained_model_dir, tmp_path_factory):
+    store = tmp_path_factory.mktemp("trained-store")
+    archive(trained_model_dir, store, "bert_news_classification")
+    started = time.monotonic()
+    server = start_server(store, "bert_news_classification=bert_news_classification.mar")
+    print(f"\nstart-to-ready of the default archive: {time.monotonic() - started:.1f}s")
+    yield server
+    server.stop()
+    server.cleanup()
+
+
+def classify(server, texts: list[str]) -> list[dict]:
+    url = f"{server.inference_url}/predictions/bert_news_classification"
+    results = []
+    for start in range(0, len(texts), 32):
+        response = requests.post(url, json={"data": texts[start : start + 32]}, timeout=300)
+        assert response.status_code == 200, response.text
+        results += response.json()
+    return results
+
+
+def test_held_out_bbc_articles_get_the_right_topic_through_the_server(served, held_out):
+    predictions = classify(served, [text for _, text in held_out])
+    correct = sum(p["label"] == label for (label, _), p in zip(held_out, predictions, strict=True))
+    accuracy = correct / len(held_out)
+    print(f"served held-out accuracy: {correct}/{len(held_out)} = {accuracy:.3f}")
+    assert accuracy >= 0.95
+
+
+def test_served_probabilities_equal_the_in_process_model(served, held_out, trained_model_dir):
+    handler_settings = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
+    model = TextClassifier.load(trained_model_dir, read_settings(handler_settings, env={}))
+    texts = [text for _, text in held_out[:10]] + ["Chelsea won the league after a 2-0 win at Bolton."]
+    url = f"{served.inference_url}/predictions/bert_news_classification"
+    response = requests.post(url, json={"data": texts, "parameters": {"return_all_scores": True}}, timeout=300)
+    scores, _ = model.classify(texts)
+    for result, reference in zip(response.json(), scores, strict=True):
+        served_scores = {entry["label_id"]: entry["score"] for entry in result["scores"]}
+        assert served_scores == pytest.approx(dict(enumerate(reference.scores)), abs=1e-4)
+
+
+def test_short_fresh_headlines_get_the_obvious_topic(served):
+    headlines = {
+        "Chelsea won the league after a 2-0 win at Bolton, with Lampard scoring twice.": "sport",
+        "The central bank raised interest rates as inflation and the trade deficit grew.": "business",
+        "The prime minister faces a vote in parliament on the new immigration bill.": "politics",
+        "The new smartphone's processor and software update improve battery life.": "tech",
+        "The film won best picture at the Oscars and its lead actress took home a Bafta.": "entertainment",
+    }
+    predictions = classify(served, list(headlines))
+    assert [p["label"] for p in predictions] == list(headlines.values())
