@@ -141,9 +141,9 @@ class TextClassifier:
         for r, row in enumerate(rows):
             input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention_mask[r, : len(row)] = 1
-        non_blocking = self.device.type == "cuda"
-        input_ids = input_ids.to(self.device, non_blocking=non_blocking)
-        attention_mask = attention_mask.to(self.device, non_blocking=non_blocking)
+        if self.device.type == "cuda":  # pinned host memory makes the copy asynchronous
+            input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
+            attention_mask = attention_mask.pin_memory().to(self.device, non_blocking=True)
         with torch.inference_mode(), self._autocast():
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
         scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)

@@ -266,3 +266,33 @@ def test_scores_differ_from_a_forward_pass_without_special_tokens(sharp, plain_t
     ours = sharp.classify([text])[0][0]
 
     assert max(abs(a - b) for a, b in zip(ours.scores, without_special, strict=True)) > 1e-3
+
+
+def test_cuda_out_of_memory_splits_the_micro_batch_once_with_the_same_results(sharp, monkeypatch):
+    texts = [words(5 + i, start=i) for i in range(6)]
+    expected, _ = sharp.classify(texts)
+    real_forward = sharp._forward
+    seen_sizes = []
+
+    def forward_that_runs_out_of_memory_on_big_batches(rows):
+        seen_sizes.append(len(rows))
+        if len(rows) > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(rows)
+
+    monkeypatch.setattr(sharp, "_forward", forward_that_runs_out_of_memory_on_big_batches)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    results, _ = sharp.classify(texts)
+    assert seen_sizes == [6, 3, 3]
+    for got, want in zip(results, expected, strict=True):
+        assert got.scores == pytest.approx(want.scores, abs=1e-6)
+
+
+def test_cuda_out_of_memory_is_raised_when_the_halves_do_not_fit_either(sharp, monkeypatch):
+    def always_out_of_memory(rows):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(sharp, "_forward", always_out_of_memory)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        sharp.classify([words(5), words(6), words(7)])
