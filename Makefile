@@ -18,9 +18,6 @@ TORCH_PIP_ARGS ?=
 MAR           := $(MODEL_STORE)/$(MODEL_NAME).mar
 HANDLER_FILES := $(shell find handlers -name '*.py' 2>/dev/null)
 
-# TorchServe starts its Python workers with the first `python` on PATH: make it the venv's.
-export PATH := $(abspath $(BIN)):$(PATH)
-
 # AUTH=on starts TorchServe with token authorization (README "Security defaults"); LOG_FORMAT=json writes JSON logs.
 AUTH          ?= off
 LOG_FORMAT    ?= text
@@ -124,7 +121,7 @@ format: setup ## apply ruff fixes and formatting
 clean: ## remove built archives and logs (keeps the model and the venv)
 	rm -rf $(MODEL_STORE)/*.mar logs build
 
-# ---- SageMaker (docs/sagemaker.md) ------------------------------------------------------------------------
+# ---- SageMaker (README "SageMaker and AWS Lambda") -------------------------------------------------------
 SAGEMAKER_ARTIFACT ?= build/model.tar.gz
 SAGEMAKER_OPT_ML   ?= .run/opt-ml
 SAGEMAKER_PORT     ?= 8080
@@ -138,5 +135,20 @@ sagemaker-artifact: setup ## write build/model.tar.gz for S3 (model files + code
 sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:8080 with MODEL_DIR as /opt/ml/model
 	mkdir -p $(SAGEMAKER_OPT_ML) && ln -sfn $(abspath $(MODEL_DIR)) $(SAGEMAKER_OPT_ML)/model
 	SM_OPT_ML=$(SAGEMAKER_OPT_ML) SM_BIND_HOST=127.0.0.1 SAGEMAKER_BIND_TO_PORT=$(SAGEMAKER_PORT) \
-	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker.serve serve
+	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker_serving.serve serve
 # ---- end SageMaker ----------------------------------------------------------------------------------------
+
+# --- bench: in-process ceiling vs the real TorchServe (bench/, docs/bench.md, docs/bench.png) ---------------
+.PHONY: bench bench-quick
+BENCH_OUT ?= docs
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: setup check-java $(VENV)/.bench-installed $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~10 min)
+	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
+
+bench-quick: setup check-java $(VENV)/.bench-installed $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
+	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
+# --- end bench --------------------------------------------------------------------------------------------------

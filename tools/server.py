@@ -135,20 +135,15 @@ class LocalTorchServe:
         return {
             **os.environ,
             "TMPDIR": str(tmp),
+            "TEMP": str(tmp),  # the torchserve launcher hands TEMP to Java as java.io.tmpdir (worker sockets)
             "LOG_LOCATION": str(self.log_dir),
             "METRICS_LOCATION": str(self.log_dir),
-            "PATH": _venv_path(),
             **self.env,
         }
 
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
-
-
-def _venv_path() -> str:
-    """TorchServe starts workers with the first `python` on PATH: put this interpreter's folder first."""
-    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def _kill_group(pid: int) -> None:

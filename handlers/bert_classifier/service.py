@@ -86,6 +86,11 @@ class InferenceService:
         if outcome.responses[0].status != 200:
             raise RuntimeError(f"warm-up prediction failed: {outcome.responses[0].body[:500]!r}")
 
+    def predict(self, parsed: ParsedRequest) -> list[dict]:
+        """Result objects for one already decoded request (for front ends that decode and encode themselves)."""
+        scores, _ = self.classifier.classify(parsed.texts)
+        return [self._result(text_scores, parsed) for text_scores in scores]
+
     def handle(self, request: Request) -> Response:
         """Answer a single request."""
         return self.handle_batch([request]).responses[0]

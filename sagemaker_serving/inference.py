@@ -1,0 +1,129 @@
+"""SageMaker script mode: `model_fn`, `input_fn`, `predict_fn`, `output_fn` for AWS's PyTorch inference
+containers, over the same `bert_classifier` core as our TorchServe handler.
+
+`make sagemaker-artifact` ships this file as code/inference.py in model.tar.gz, next to code/bert_classifier/,
+code/model-config.yaml (the handler settings) and code/requirements.txt. Debug it locally exactly as the
+container calls it:
+
+    from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn
+    body, content_type = output_fn(predict_fn(input_fn(payload, "application/json"), model_fn("artifacts/")),
+                                   "application/json")
+
+Errors. `input_fn` and `output_fn` raise the core's errors: `InvalidInput` (400), `PayloadTooLarge` (413),
+`UnsupportedMediaType` (415), `NotAcceptable` (406). Inside an AWS container (where `sagemaker_inference` can be
+imported) they raise the toolkit's `GenericInferenceToolkitError` with the same status instead: its transformer
+answers that status for that exception type only, and 500 for anything else. The toolkit's error body is our
+JSON error (first line) followed by its stack trace; our own image answers the JSON error alone.
+
+Accept. The toolkit replaces a missing or `*/*` Accept with `$SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`
+(application/json), so here a CSV request without Accept gets JSON; set Accept (Batch Transform: `Accept`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+
+import yaml
+
+from bert_classifier.codecs import ParsedRequest, choose_response_format, decode_request, encode_results
+from bert_classifier.device import select_device, threads_per_worker, usable_cores
+from bert_classifier.errors import InternalError, ServingError
+from bert_classifier.service import CONTENT_TYPES, InferenceService
+from bert_classifier.settings import Settings, read_settings
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+# code/model-config.yaml inside model.tar.gz; the repository's own when run from a checkout.
+MODEL_CONFIGS = (HERE / "model-config.yaml", HERE.parent / "model-config.yaml")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What `predict_fn` hands to `output_fn`: one result per text, and the request they answer."""
+
+    results: list[dict]
+    request: ParsedRequest
+
+
+def model_fn(model_dir: str, context=None) -> InferenceService:
+    """Load the `save_pretrained` model in `model_dir` and run one warm-up prediction.
+
+    `context` is the model server's, which the toolkit passes to a `model_fn` that takes it: it names this
+    worker's GPU. Without it (local debugging) the first GPU is used when there is one.
+    """
+    import torch
+
+    settings = _settings()
+    device = select_device(_gpu_id(context))
+    if device.type == "cpu":  # workers share the cores instead of each starting one thread per core
+        torch.set_num_threads(threads_per_worker(settings.torch_threads, _workers()))
+    service = InferenceService.load(model_dir, settings, device)
+    service.warm_up()
+    log.info("loaded %s on %s: labels=%s", model_dir, device, ",".join(service.classifier.labels))
+    return service
+
+
+def input_fn(input_data, content_type: str | None) -> ParsedRequest:
+    """Decode a request body (bytes, or str for types the toolkit decodes) by its Content-Type."""
+    try:
+        settings = _settings()
+        return decode_request(input_data, content_type, settings.max_texts_per_request, settings.max_request_bytes)
+    except ServingError as error:
+        raise _for_container(error) from None
+
+
+def predict_fn(data: ParsedRequest, model: InferenceService) -> Prediction:
+    """Classify the request's texts with the same code path and batching as the TorchServe handler."""
+    try:
+        return Prediction(model.predict(data), data)
+    except Exception:
+        log.exception("inference failed for a request of %d texts", len(data.texts))
+        raise _for_container(InternalError("inference failed")) from None
+
+
+def output_fn(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
+    """Encode for the Accept header; (body, Content-Type) so the toolkit sends the type we produced."""
+    try:
+        response_format = choose_response_format(accept, prediction.request.format)
+    except ServingError as error:
+        raise _for_container(error) from None
+    body = encode_results(prediction.results, prediction.request.single, response_format)
+    return body, CONTENT_TYPES[response_format]
+
+
+@functools.cache
+def _settings() -> Settings:
+    """Handler settings from model-config.yaml, overridden by `BERT_CLASSIFIER_*` variables; read once."""
+    path = next((candidate for candidate in MODEL_CONFIGS if candidate.is_file()), None)
+    handler_settings = (yaml.safe_load(path.read_text()) or {}).get("handler") if path else None
+    return read_settings(handler_settings, os.environ)
+
+
+def _gpu_id(context) -> int | str | None:
+    if context is not None:
+        return context.system_properties.get("gpu_id")
+    import torch
+
+    return 0 if torch.cuda.is_available() else None
+
+
+def _workers() -> int:
+    """Workers per model: the container's setting, else TorchServe's CPU default of one per core."""
+    return int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS") or usable_cores())
+
+
+def _for_container(error: ServingError) -> Exception:
+    """Inside an AWS container, the toolkit's exception carrying our status; our own error anywhere else."""
+    try:
+        from sagemaker_inference.errors import GenericInferenceToolkitError
+    except ImportError:
+        return error
+    message = json.dumps(error.as_dict(), ensure_ascii=False)
+    return GenericInferenceToolkitError(error.status, message, HTTPStatus(error.status).phrase)

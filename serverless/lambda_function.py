@@ -1,0 +1,100 @@
+"""AWS Lambda behind API Gateway (proxy integration, REST API v1 and HTTP API v2 events) over the core.
+
+    POST /classify  (any path the API routes here)  ->  bert_classifier.InferenceService.handle
+
+The event gives the body (base64-encoded when `isBase64Encoded` is true) and the headers (any case; v2 sends
+them lower-case). The answer is `{"statusCode", "headers", "body", "isBase64Encoded": false}` with CORS
+headers, the core's Content-Type and body: results, or the core's JSON error for 4xx. A fault is a 500 with the
+core's generic JSON error, and the exception goes to the log (never the request's text).
+
+The model loads once per container, on the first request, from `$MODEL_DIR` (default: the first of
+/opt/ml/model and /var/task/model that exists); handler settings come from `BERT_CLASSIFIER_*` variables.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+from pathlib import Path
+
+from bert_classifier.errors import InvalidInput
+from bert_classifier.service import InferenceService, Request, Response, error_response
+from bert_classifier.settings import read_settings
+
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)
+
+DEFAULT_MODEL_DIRS = (Path("/opt/ml/model"), Path("/var/task/model"))
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "OPTIONS,POST",
+    "Access-Control-Allow-Headers": "Content-Type,Accept",
+}
+
+_service: InferenceService | None = None
+
+
+def lambda_handler(event: dict, context) -> dict:
+    """Classify the request in an API Gateway proxy event; always answers, never raises."""
+    if _method(event) == "OPTIONS":  # CORS preflight
+        return {"statusCode": 204, "headers": dict(CORS_HEADERS), "body": "", "isBase64Encoded": False}
+    try:
+        request = _request(event)
+    except InvalidInput as error:
+        return _proxy_response(error_response(error))
+    try:
+        response = _get_service().handle(request)
+    except Exception as error:  # a fault must still answer: the core's 500 hides its details
+        log.exception("request %s failed", getattr(context, "aws_request_id", "-"))
+        response = error_response(error)
+    return _proxy_response(response)
+
+
+def _get_service() -> InferenceService:
+    """The container's one `InferenceService`, loaded (and warmed up) on first use; a failed load is retried."""
+    global _service
+    if _service is None:
+        model_dir = _model_dir(os.environ.get("MODEL_DIR"))
+        service = InferenceService.load(model_dir, read_settings(None, os.environ))
+        service.warm_up()
+        log.info("loaded %s: labels=%s", model_dir, ",".join(service.classifier.labels))
+        _service = service
+    return _service
+
+
+def _model_dir(configured: str | None) -> Path:
+    if configured:
+        return Path(configured)
+    return next((folder for folder in DEFAULT_MODEL_DIRS if folder.is_dir()), DEFAULT_MODEL_DIRS[0])
+
+
+def _method(event: dict) -> str:
+    """REST API (v1) events carry `httpMethod`; HTTP API (v2) events carry `requestContext.http.method`."""
+    method = event.get("httpMethod") or (event.get("requestContext") or {}).get("http", {}).get("method")
+    return str(method or "POST").upper()
+
+
+def _request(event: dict) -> Request:
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    return Request(_body(event), headers.get("content-type"), headers.get("accept"))
+
+
+def _body(event: dict) -> bytes | str | None:
+    body = event.get("body")
+    if body is None or not event.get("isBase64Encoded"):
+        return body
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("the request body is marked base64-encoded but is not valid base64") from None
+
+
+def _proxy_response(response: Response) -> dict:
+    return {
+        "statusCode": response.status,
+        "headers": {"Content-Type": response.content_type, **CORS_HEADERS},
+        "body": response.body.decode("utf-8"),
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,180 @@
+"""Script mode (`sagemaker_serving/inference.py`) and the model.tar.gz that ships it (`tools/sagemaker_artifact.py`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import types
+from pathlib import Path
+
+import pytest
+
+from bert_classifier.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from bert_classifier.service import InferenceService, Request
+from bert_classifier.settings import read_settings
+from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn
+from tools.sagemaker_artifact import build_artifact, requirements
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = ["Shares rose after profits beat forecasts.", "The striker scored twice.", "A new chip, faster."]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bert_dir):
+    return model_fn(str(tiny_bert_dir))
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_bert_dir):
+    """The core called directly, as the TorchServe handler calls it."""
+    return InferenceService.load(tiny_bert_dir, read_settings({}, env={}))
+
+
+def test_the_documented_local_debugging_call_answers_like_the_torchserve_path(tiny_bert_dir, reference):
+    payload = json.dumps({"data": TEXTS, "parameters": {"top_k": 2}})
+    body, content_type = output_fn(
+        predict_fn(input_fn(payload, "application/json"), model_fn(str(tiny_bert_dir))), "application/json"
+    )
+    assert content_type == "application/json"
+    assert body == reference.handle(Request(payload, "application/json")).body
+    assert [len(result["scores"]) for result in json.loads(body)] == [2, 2, 2]
+
+
+def test_a_single_text_gets_a_single_object(model):
+    body, _ = output_fn(predict_fn(input_fn(b'{"text": "one"}', "application/json"), model), "application/json")
+    assert set(json.loads(body)) == {"label", "label_id", "score", "truncated"}
+
+
+def test_csv_in_and_out_gives_one_line_per_input_line(model, reference):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([text] for text in TEXTS)
+    body, content_type = output_fn(predict_fn(input_fn(buffer.getvalue(), "text/csv"), model), "text/csv")
+    assert content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    expected = json.loads(reference.handle(Request({"data": TEXTS}, "application/json")).body)
+    assert [(row[0], float(row[2])) for row in rows] == [(e["label"], e["score"]) for e in expected]
+
+
+def test_accept_picks_the_format_and_any_keeps_the_requests_own(model):
+    parsed = input_fn(b'"one"\n"two"\n', "application/jsonlines")
+    body, content_type = output_fn(predict_fn(parsed, model), "*/*")
+    assert content_type == "application/jsonlines"
+    assert len(body.decode().splitlines()) == 2
+    _, content_type = output_fn(predict_fn(parsed, model), "text/csv;q=0.5, application/json")
+    assert content_type == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error"),
+    [
+        (b"\x89PNG", "image/png", UnsupportedMediaType),
+        (b'{"text": ', "application/json", InvalidInput),
+        (json.dumps({"data": ["x"] * 65}).encode(), "application/json", PayloadTooLarge),
+    ],
+)
+def test_input_fn_raises_the_cores_client_errors(body, content_type, error):
+    with pytest.raises(error):
+        input_fn(body, content_type)
+
+
+def test_output_fn_refuses_an_accept_it_cannot_produce(model):
+    with pytest.raises(NotAcceptable):
+        output_fn(predict_fn(input_fn(b'{"text": "x"}', "application/json"), model), "image/png")
+
+
+@pytest.fixture
+def aws_toolkit(monkeypatch):
+    """A stand-in for `sagemaker_inference.errors` with the toolkit's exception signature."""
+
+    class GenericInferenceToolkitError(Exception):
+        def __init__(self, status_code, message=None, phrase=None):
+            super().__init__(status_code, message, phrase)
+            self.status_code, self.message, self.phrase = status_code, message, phrase
+
+    package = types.ModuleType("sagemaker_inference")
+    errors = types.ModuleType("sagemaker_inference.errors")
+    errors.GenericInferenceToolkitError = GenericInferenceToolkitError
+    package.errors = errors
+    monkeypatch.setitem(sys.modules, "sagemaker_inference", package)
+    monkeypatch.setitem(sys.modules, "sagemaker_inference.errors", errors)
+    return GenericInferenceToolkitError
+
+
+def test_inside_the_aws_container_client_errors_carry_their_status_to_the_toolkit(aws_toolkit, model):
+    with pytest.raises(aws_toolkit) as unsupported:
+        input_fn(b"x", "image/png")
+    assert (unsupported.value.status_code, unsupported.value.phrase) == (415, "Unsupported Media Type")
+    assert json.loads(unsupported.value.message)["type"] == "UnsupportedMediaType"
+
+    with pytest.raises(aws_toolkit) as not_acceptable:
+        output_fn(predict_fn(input_fn(b'{"text": "x"}', "application/json"), model), "image/png")
+    assert not_acceptable.value.status_code == 406
+
+
+def test_model_fn_uses_the_gpu_the_model_server_assigns(tiny_bert_dir):
+    context = types.SimpleNamespace(system_properties={"gpu_id": None, "model_dir": str(tiny_bert_dir)})
+    assert model_fn(str(tiny_bert_dir), context).classifier.device.type == "cpu"
+
+
+def test_requirements_pin_the_cores_packages_from_pyproject_but_not_torch():
+    lines = requirements().splitlines()
+    assert [line.split("==")[0] for line in lines] == ["transformers", "tokenizers", "safetensors", "PyYAML"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert all(f'"{line}"' in pyproject for line in lines)
+
+
+@pytest.fixture(scope="module")
+def extracted_artifact(tiny_bert_dir, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("artifact")
+    output = build_artifact(tiny_bert_dir, folder / "model.tar.gz")
+    with tarfile.open(output) as archive:
+        members = {member.name: member for member in archive.getmembers()}
+        archive.extractall(folder / "opt-ml-model", filter="data")
+    assert all(member.uid == 0 and member.mode in (0o644, 0o755) for member in members.values())
+    assert not [name for name in members if "__pycache__" in name]
+    return folder / "opt-ml-model"
+
+
+def test_artifact_has_the_model_at_the_root_and_script_mode_code_in_code(extracted_artifact, tiny_bert_dir):
+    assert sorted(path.name for path in extracted_artifact.iterdir() if path.is_file()) == sorted(
+        path.name for path in tiny_bert_dir.iterdir()
+    )
+    code = extracted_artifact / "code"
+    assert (code / "inference.py").read_bytes() == (ROOT / "sagemaker_serving" / "inference.py").read_bytes()
+    assert (code / "bert_classifier" / "service.py").is_file()
+    assert (code / "model-config.yaml").is_file()
+    assert (code / "requirements.txt").read_text() == requirements()
+
+
+CONTAINER_CALL = """
+import json, sys
+import bert_classifier, inference
+assert bert_classifier.__file__.startswith(sys.argv[1]), bert_classifier.__file__
+payload = json.dumps({"data": ["one text", "another text"]})
+body, content_type = inference.output_fn(
+    inference.predict_fn(inference.input_fn(payload, "application/json"), inference.model_fn(sys.argv[2])),
+    "application/json")
+print(content_type, body.decode())
+"""
+
+
+def test_the_artifacts_code_runs_on_its_own_like_in_an_aws_container(extracted_artifact, reference):
+    """Only code/ on the path (as the toolkit sets it up): the archive must not need this repository."""
+    code = extracted_artifact / "code"
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    result = subprocess.run(
+        [sys.executable, "-c", CONTAINER_CALL, str(code), str(extracted_artifact)],
+        cwd=extracted_artifact.parent, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    content_type, body = result.stdout.strip().split(" ", 1)
+    assert content_type == "application/json"
+    expected = reference.handle(Request({"data": ["one text", "another text"]}, "application/json")).body
+    assert json.loads(body) == json.loads(expected)
