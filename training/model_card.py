@@ -1,0 +1,82 @@
+"""MODEL_CARD.md: a short human-readable summary of one training run, rendered from its metrics record."""
+
+from __future__ import annotations
+
+
+def render_model_card(record: dict) -> str:
+    """Markdown for the `training_metrics.json` record written by `training.train` (same numbers)."""
+    held_out = record["held_out"]
+    sections = [
+        "# BBC News topic classifier (BERT)\n",
+        _overview(record),
+        _data_table(record["data"]),
+        _hyperparameters(record["hyperparameters"]),
+        _results(held_out),
+        _timing_and_machine(record["timing"], record["machine"]),
+    ]
+    return "\n".join(sections)
+
+
+def _overview(record: dict) -> str:
+    base = record["base_model"]
+    return (
+        f"- Base model: `{base['name']}` ({base['source']})\n"
+        f"- Architecture: BertForSequenceClassification, labels: {', '.join(record['labels'])}\n"
+        f"- Data: {record['data']['corpus']}, {record['data']['articles']} articles\n"
+        f"- Held-out accuracy: **{record['held_out']['accuracy']:.2%}**, "
+        f"macro-F1: **{record['held_out']['macro_f1']:.4f}**\n"
+        f"- Input: the first {record['hyperparameters']['max_length']} tokens of headline + article\n"
+    )
+
+
+def _data_table(data: dict) -> str:
+    rows = [
+        f"| {label} | {data['train_per_class'][label]} | {data['test_per_class'][label]} |"
+        for label in data["train_per_class"]
+    ]
+    total = f"| **total** | {sum(data['train_per_class'].values())} | {sum(data['test_per_class'].values())} |"
+    return "\n".join(
+        [
+            f"## Split (stratified, seed {data['split_seed']}, held-out fraction {data['test_size']})\n",
+            "| label | train | held-out |",
+            "|---|---:|---:|",
+            *rows,
+            total,
+            "",
+            "The held-out articles are listed in `split.json`; they were never seen in training.\n",
+        ]
+    )
+
+
+def _hyperparameters(hyperparameters: dict) -> str:
+    lines = [f"- {name}: {value}" for name, value in hyperparameters.items()]
+    return "\n".join(["## Hyperparameters\n", *lines, ""])
+
+
+def _results(held_out: dict) -> str:
+    rows = [
+        f"| {label} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} | {scores['support']} |"
+        for label, scores in held_out["per_class"].items()
+    ]
+    return "\n".join(
+        [
+            "## Held-out results\n",
+            f"Accuracy {held_out['accuracy']:.4f} ({held_out['errors']} errors in {held_out['examples']}), "
+            f"macro-F1 {held_out['macro_f1']:.4f}.\n",
+            "| label | precision | recall | F1 | support |",
+            "|---|---:|---:|---:|---:|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def _timing_and_machine(timing: dict, machine: dict) -> str:
+    return (
+        "## Training time and machine\n\n"
+        f"- Fine-tuning: {timing['train_seconds']:.0f} s ({timing['train_seconds'] / 60:.1f} min) wall clock, "
+        f"{timing['train_cpu_seconds']:.0f} CPU-seconds; "
+        f"whole run: {timing['total_seconds']:.0f} s ({timing['total_seconds'] / 60:.1f} min)\n"
+        f"- Machine: {machine['cpu_count']} CPU cores, {machine['device']}, torch {machine['torch']}, "
+        f"transformers {machine['transformers']}, training precision {machine['precision']}\n"
+    )
