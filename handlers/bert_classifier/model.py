@@ -98,9 +98,8 @@ class TextClassifier:
     def _segments(self, texts: Sequence[str]) -> tuple[list[_Segment], list[bool]]:
         """Token ids with special tokens, one segment per text (truncate) or per window (window mode)."""
         # verbose=False: we truncate or window ourselves, so the tokenizer's too-long warning is noise.
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False)[
-            "input_ids"
-        ]
+        tokenized = self.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False)
+        encoded = tokenized["input_ids"]
         room = self.settings.max_length - 2
         segments, truncated = [], []
         for index, ids in enumerate(encoded):
