@@ -37,24 +37,40 @@ REQUIRED_IN_ARCHIVE = (
 )
 
 
-def archiver_command(args: argparse.Namespace) -> list[str]:
-    """The torch-model-archiver invocation for these arguments."""
-    return [
+def archiver_command(
+    *,
+    model_dir: str | Path,
+    model_name: str,
+    version: str,
+    config_file: str | Path,
+    export_path: str | Path,
+    archive_format: str = "default",
+) -> list[str]:
+    """The torch-model-archiver invocation that packs `model_dir` with our handler into `export_path`.
+
+    Paths are made absolute. `archive_format="default"` writes `<export_path>/<model_name>.mar`; any other
+    format is passed on as `--archive-format` (`no-archive` writes the folder `<export_path>/<model_name>/`,
+    as `sagemaker_serving.model_store` does at start-up).
+    """
+    command = [
         str(Path(sys.executable).with_name("torch-model-archiver")),
         "--model-name",
-        args.model_name,
+        model_name,
         "--version",
-        args.version,
+        version,
         "--handler",
         str(HANDLERS / "torchserve_handler.py"),
         "--extra-files",
-        f"{HANDLERS},{Path(args.model_dir).resolve()}",
+        f"{HANDLERS},{Path(model_dir).resolve()}",
         "--config-file",
-        str(Path(args.config_file).resolve()),
+        str(Path(config_file).resolve()),
         "--export-path",
-        str(Path(args.export_path).resolve()),
+        str(Path(export_path).resolve()),
         "--force",
     ]
+    if archive_format != "default":
+        command += ["--archive-format", archive_format]
+    return command
 
 
 def build_archive(args: argparse.Namespace) -> Path:
@@ -64,7 +80,13 @@ def build_archive(args: argparse.Namespace) -> Path:
     for cache in HANDLERS.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)  # keep bytecode caches out of the archive
     Path(args.export_path).mkdir(parents=True, exist_ok=True)
-    command = archiver_command(args)
+    command = archiver_command(
+        model_dir=args.model_dir,
+        model_name=args.model_name,
+        version=args.version,
+        config_file=args.config_file,
+        export_path=args.export_path,
+    )
     print("+", shlex.join(command), flush=True)
     # The archiver stages files in $TMPDIR/<model-name>: a private TMPDIR keeps parallel builds apart.
     with tempfile.TemporaryDirectory(prefix="mar-") as staging:

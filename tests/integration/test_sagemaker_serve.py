@@ -332,9 +332,15 @@ def test_a_mar_in_opt_ml_model_is_served_with_the_environments_batch_size(tmp_pa
     """The other /opt/ml/model layout: one .mar built by `make archive` (its own model-config says batch 16)."""
     model = save_tiny_bert(tmp_path / "artifacts")
     opt_ml = tmp_path / "opt-ml"
-    build_archive(argparse.Namespace(model_dir=str(model), model_name="news", version="2.0",
-                                     config_file=str(ROOT / "model-config.yaml"),
-                                     export_path=str(opt_ml / "model")))  # fmt: skip
+    build_archive(
+        argparse.Namespace(
+            model_dir=str(model),
+            model_name="news",
+            version="2.0",
+            config_file=str(ROOT / "model-config.yaml"),
+            export_path=str(opt_ml / "model"),
+        )
+    )
     serve = start_serve(opt_ml, tmp_path / "serve", SAGEMAKER_TS_BATCH_SIZE="2")
     try:
         response = serve.post(b"one text\nanother text\n", "text/csv")
@@ -357,7 +363,7 @@ time.sleep(300)  # stands in for a frontend that hangs on shutdown
 FAKE_WRAPPER = "import subprocess, sys; subprocess.run([sys.executable, '-c', sys.argv[1], sys.argv[2]])"
 HARNESS = f"""
 import sys
-from sagemaker_serving.serve import TorchServeProcess
+from sagemaker_serving.process import TorchServeProcess
 wrapper = [sys.executable, "-c", {FAKE_WRAPPER!r}, sys.argv[1], sys.argv[2]]
 server = TorchServeProcess(grace_seconds=2)
 server.install_signal_handlers()
@@ -369,8 +375,13 @@ def test_a_frontend_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_pa
     """The process tree of `torchserve` (wrapper -> frontend) with a frontend that never stops by itself."""
     ready = tmp_path / "frontend-ready"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "handlers")])}
-    harness = subprocess.Popen([sys.executable, "-c", HARNESS, STUBBORN_FRONTEND, str(ready)], env=env,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    harness = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, STUBBORN_FRONTEND, str(ready)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     tree: list[psutil.Process] = []
     try:
         wait_for(ready.exists, 60, "the fake frontend to ignore SIGTERM")

@@ -48,8 +48,9 @@ def test_both_images_have_a_dockerfile():
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
 def test_hadolint_is_clean(dockerfile):
-    result = subprocess.run([str(HADOLINT), "--no-color", str(dockerfile)], capture_output=True, text=True,
-                            check=False, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [str(HADOLINT), "--no-color", str(dockerfile)], capture_output=True, text=True, check=False, timeout=60
+    )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
@@ -74,10 +75,11 @@ def test_every_copied_path_exists_in_the_repository(dockerfile):
 
 
 def test_the_sagemaker_image_mirrors_the_repository_layout_serve_expects():
-    """serve.py finds handlers/ and model-config.yaml next to its own package folder, as in the repository."""
+    """serve finds handlers/, tools/ (the archiver command) and model-config.yaml next to its own package folder,
+    as in the repository."""
     [workdir] = arguments(SAGEMAKER_IMAGE, "WORKDIR")
     copies = {tuple(copy.split()) for copy in arguments(SAGEMAKER_IMAGE, "COPY")}
-    expected = {("handlers/", "handlers/"), ("sagemaker_serving/", "sagemaker_serving/")}
+    expected = {("handlers/", "handlers/"), ("sagemaker_serving/", "sagemaker_serving/"), ("tools/", "tools/")}
     expected.add(("model-config.yaml", "metrics.yaml", "./"))
     assert expected <= copies
     env = " ".join(arguments(SAGEMAKER_IMAGE, "ENV"))

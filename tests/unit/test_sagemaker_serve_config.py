@@ -1,4 +1,4 @@
-"""`sagemaker_serving.serve`: environment -> `ServeConfig` -> TorchServe config.properties and per-model settings."""
+"""`sagemaker_serving` (serve): environment -> `ServeConfig` -> TorchServe config.properties and per-model settings."""
 
 from __future__ import annotations
 
@@ -10,17 +10,10 @@ import pytest
 import yaml
 
 from bert_classifier.errors import InvalidArtifacts
-from sagemaker_serving.serve import (
-    DEFAULT_INTERNAL_PORTS,
-    MIB,
-    ConfigError,
-    apply_model_settings,
-    main,
-    prepare_model,
-    read_config,
-    torchserve_environment,
-    torchserve_properties,
-)
+from sagemaker_serving.environment import DEFAULT_INTERNAL_PORTS, MIB, ConfigError, read_config
+from sagemaker_serving.model_store import apply_model_settings, prepare_model
+from sagemaker_serving.serve import main
+from sagemaker_serving.torchserve_config import torchserve_environment, torchserve_properties
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,123 @@
+"""The environment of `serve` -> a frozen `ServeConfig`; the one place the serving entrypoint reads it.
+
+`read_config` takes the environment as a mapping (`os.environ` in the image, a dict in tests) and either returns
+a `ServeConfig` or raises `ConfigError` naming the variable. The variables, their defaults and what SageMaker
+sets are listed in the docstring of `sagemaker_serving/serve.py`.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - SageMaker reaches the container from outside: it must listen on all
+DEFAULT_PORT = 8080
+DEFAULT_INTERNAL_PORTS = (8081, 8082, 7070, 7071)
+MIB = 1024 * 1024
+DEFAULT_PAYLOAD_MB = 6
+MAX_PAYLOAD_MB = 1024
+
+
+class ConfigError(ValueError):
+    """An environment variable or the model folder cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything `serve` takes from the environment."""
+
+    work_dir: Path
+    """Model store, TorchServe's temp files and logs."""
+    opt_ml: Path = Path("/opt/ml")
+    bind_host: str = ALL_INTERFACES
+    port: int = DEFAULT_PORT
+    internal_ports: tuple[int, int, int, int] = DEFAULT_INTERNAL_PORTS
+    """Management, metrics, gRPC inference, gRPC management; all on 127.0.0.1."""
+    max_request_bytes: int = DEFAULT_PAYLOAD_MB * MIB
+    workers: int | None = None
+    response_timeout: int | None = None
+    batch_size: int | None = None
+    max_batch_delay_ms: int | None = None
+
+    @property
+    def model_dir(self) -> Path:
+        return self.opt_ml / "model"
+
+    @property
+    def model_store(self) -> Path:
+        return self.work_dir / "model-store"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.work_dir / "tmp"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.work_dir / "logs"
+
+    def model_settings(self) -> dict[str, int]:
+        """The per-model TorchServe settings the environment sets; they override the archive's own."""
+        settings = {
+            "minWorkers": self.workers,
+            "maxWorkers": self.workers,
+            "responseTimeout": self.response_timeout,
+            "batchSize": self.batch_size,
+            "maxBatchDelay": self.max_batch_delay_ms,
+        }
+        return {key: value for key, value in settings.items() if value is not None}
+
+
+def read_config(env: Mapping[str, str]) -> ServeConfig:
+    """The one place `serve` reads the environment. Raises `ConfigError` naming the variable."""
+    port = _integer(env, "SAGEMAKER_BIND_TO_PORT", 1, 65535) or DEFAULT_PORT
+    payload_mb = _integer(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 1, MAX_PAYLOAD_MB) or DEFAULT_PAYLOAD_MB
+    return ServeConfig(
+        work_dir=Path(_text(env, "TMPDIR") or tempfile.gettempdir()) / "bert-serving",
+        opt_ml=Path(_text(env, "SM_OPT_ML") or "/opt/ml"),
+        bind_host=_text(env, "SM_BIND_HOST") or ALL_INTERFACES,
+        port=port,
+        internal_ports=_internal_ports(_text(env, "SAGEMAKER_SAFE_PORT_RANGE"), port),
+        max_request_bytes=payload_mb * MIB,
+        workers=_integer(env, "SAGEMAKER_MODEL_SERVER_WORKERS", 1),
+        response_timeout=_integer(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 1),
+        batch_size=_integer(env, "SAGEMAKER_TS_BATCH_SIZE", 1),
+        max_batch_delay_ms=_integer(env, "SAGEMAKER_TS_MAX_BATCH_DELAY", 0),
+    )
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    """The variable with surrounding whitespace removed; None when unset or blank."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _integer(env: Mapping[str, str], name: str, minimum: int, maximum: int | None = None) -> int | None:
+    """The variable as an integer within [minimum, maximum]; None when unset or blank."""
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ConfigError(f"{name}={value} must be {bounds}")
+    return value
+
+
+def _internal_ports(port_range: str | None, public_port: int) -> tuple[int, int, int, int]:
+    """The first four ports of `LOW-HIGH` other than the public port; the defaults without a range."""
+    if port_range is None:
+        return DEFAULT_INTERNAL_PORTS
+    match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", port_range)
+    if not match:
+        raise ConfigError(f"SAGEMAKER_SAFE_PORT_RANGE={port_range!r} is not LOW-HIGH")
+    low, high = int(match[1]), int(match[2])
+    ports = [port for port in range(low, min(high, 65535) + 1) if port != public_port][:4]
+    if low < 1 or len(ports) < 4:
+        raise ConfigError(f"SAGEMAKER_SAFE_PORT_RANGE={port_range!r} must hold 4 ports besides the public port")
+    return ports[0], ports[1], ports[2], ports[3]

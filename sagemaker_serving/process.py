@@ -1,0 +1,85 @@
+"""Running `torchserve --foreground` as a child and stopping it cleanly on SIGTERM/SIGINT (`TorchServeProcess`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+# SageMaker kills a container 30 s after SIGTERM; stopping TorchServe takes a few seconds, so 20 s leaves margin.
+STOP_GRACE_SECONDS = 20
+
+
+class TorchServeProcess:
+    """Runs `torchserve --foreground` in its own process group and stops it on SIGTERM or SIGINT.
+
+    The stop signal goes to TorchServe's Java frontend, which stops its workers and exits; the `torchserve`
+    wrapper then returns. (The wrapper must not get the signal: it would die at once and orphan Java and the
+    workers.) If TorchServe has not exited `grace_seconds` later, or on a second signal, its process group is
+    killed. A requested stop exits 0.
+    """
+
+    def __init__(self, grace_seconds: int = STOP_GRACE_SECONDS) -> None:
+        self.grace_seconds = grace_seconds
+        self.process: subprocess.Popen | None = None
+        self.stopping = False
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGALRM, self._on_grace_expired)
+
+    def run(self, command: list[str], env: Mapping[str, str]) -> int:
+        """Start TorchServe and wait for it; the exit status for this process."""
+        log.info("starting: %s", " ".join(command))
+        self.process = subprocess.Popen(command, env=dict(env), start_new_session=True)
+        code = self.process.wait()
+        signal.alarm(0)
+        _kill_group(self.process.pid)  # workers of a frontend that died without stopping them
+        if self.stopping:
+            log.info("TorchServe stopped (exit code %d)", code)
+            return 0
+        log.error("TorchServe exited on its own with code %d", code)
+        return 128 - code if code < 0 else code or 1
+
+    def _on_stop_signal(self, signum: int, _frame) -> None:
+        if self.process is None:  # still preparing the model: nothing to stop yet
+            log.info("%s before TorchServe started: exiting", signal.Signals(signum).name)
+            raise SystemExit(0)
+        if self.stopping:
+            self._on_grace_expired(signum, _frame)
+            return
+        self.stopping = True
+        log.info("%s: stopping TorchServe (killed after %d s)", signal.Signals(signum).name, self.grace_seconds)
+        _terminate_frontend(self.process.pid)
+        signal.alarm(self.grace_seconds)
+
+    def _on_grace_expired(self, _signum: int, _frame) -> None:
+        log.warning("killing TorchServe's process group")
+        if self.process is not None:
+            _kill_group(self.process.pid)
+
+
+def _terminate_frontend(wrapper_pid: int) -> None:
+    """SIGTERM the wrapper's children (Java); the wrapper itself only if Java has not started yet."""
+    try:
+        wrapper = psutil.Process(wrapper_pid)
+        targets = wrapper.children() or [wrapper]
+    except psutil.NoSuchProcess:
+        return
+    for target in targets:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            target.terminate()
+
+
+def _kill_group(group: int) -> None:
+    """SIGKILL every process left in the group; a group that is already gone is fine."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
