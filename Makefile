@@ -26,7 +26,7 @@ WORKERS       ?= 1
 MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
 
 .PHONY: help run setup check-java model archive serve stop predict test test-unit test-integration lint format clean \
-	models describe register unregister scale set-default wait-ready
+	models describe register unregister scale set-default wait-ready rollout
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ serve: setup check-java $(MAR) ## start TorchServe with the archive; returns whe
 	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) \
 	  --models $(MODEL_NAME)=$(MODEL_NAME).mar > logs/torchserve.out 2>&1 || { cat logs/torchserve.out; exit 1; }
 	$(MANAGE) wait-ready $(MODEL_NAME) --timeout 300
+
+rollout: ## replace OLD_VERSION by VERSION from MAR_FILE without failing a request: make rollout MAR_FILE=v2.mar VERSION=2.0 OLD_VERSION=1.0
+	$(MANAGE) rollout $(MODEL_NAME) $(MAR_FILE) --new-version $(VERSION) --old-version $(OLD_VERSION) --workers $(WORKERS)
 
 wait-ready: ## wait until MODEL_NAME's workers are READY and a warm-up prediction succeeds
 	$(MANAGE) wait-ready $(MODEL_NAME) $(if $(VERSION),--version $(VERSION)) --timeout 300

@@ -30,7 +30,7 @@ class BertClassifierHandler(BaseHandler):
         settings = read_settings(model_config.get("handler"), os.environ)
         device = select_device(properties.get("gpu_id"))
         if device.type == "cpu":
-            torch.set_num_threads(threads_per_worker(settings.torch_threads, int(model_config.get("minWorkers", 1))))
+            torch.set_num_threads(threads_per_worker(settings.torch_threads, _max_workers(model_config)))
         self.service = InferenceService.load(properties["model_dir"], settings, device)
         self.service.warm_up()
         self.initialized = True
@@ -52,6 +52,11 @@ class BertClassifierHandler(BaseHandler):
             context.set_response_content_type(index, response.content_type)
         _emit_metrics(context.metrics, len(requests), outcome)
         return [response.body for response in outcome.responses]
+
+
+def _max_workers(model_config: dict) -> int:
+    """Threads are shared out among the most workers this model may scale to, so scaling never oversubscribes."""
+    return int(model_config.get("maxWorkers", model_config.get("minWorkers", 1)))
 
 
 def _request(row, context, index: int) -> Request:

@@ -78,6 +78,21 @@ class ManagementClient:
     def set_default(self, model: str, version: str) -> dict:
         return self._call("PUT", f"/models/{model}/{version}/set-default")
 
+    def drain(self, model: str, version: str, grace_seconds: float = 5.0, timeout: float = 120.0) -> None:
+        """Wait until `version` has no queued requests and `grace_seconds` have passed for the ones in a worker.
+
+        Call it after switching the default version away from `version` and before unregistering it:
+        TorchServe 0.12 drops a request that a worker is still processing when its version is unregistered.
+        """
+        started = time.monotonic()
+        wait_until = started + grace_seconds
+        while time.monotonic() < started + timeout:
+            pending = self.describe(model, version)[0].get("jobQueueStatus", {}).get("pendingRequests", 0)
+            if pending == 0 and time.monotonic() >= wait_until:
+                return
+            time.sleep(0.25)  # polling interval; the grace period is the drain policy, the timeout bounds it
+        raise TimeoutError(f"{model}/{version} still has queued requests after {timeout:.0f}s")
+
     def ready_workers(self, model: str, version: str | None = None) -> tuple[int, int]:
         """(workers READY, workers wanted) for the model's default (or given) version."""
         description = self.describe(model, version)[0]
@@ -90,6 +105,29 @@ class ManagementClient:
         if not response.ok:
             raise ManagementError(response.status_code, _message(response))
         return response.json() if response.content else {}
+
+
+def rollout(
+    client: ManagementClient,
+    model: str,
+    archive: str,
+    new_version: str,
+    old_version: str,
+    *,
+    inference_url: str = DEFAULT_INFERENCE,
+    workers: int = 1,
+    grace_seconds: float = 5.0,
+) -> None:
+    """Replace `old_version` by `new_version` without stopping the server or failing a request.
+
+    Register the new archive next to the old one, wait until it answers, make it the default, drain the old
+    version, then unregister it.
+    """
+    client.register(archive, model_name=model, workers=workers)
+    wait_ready(client, model, inference_url=inference_url, version=new_version)
+    client.set_default(model, new_version)
+    client.drain(model, old_version, grace_seconds)
+    client.unregister(model, old_version)
 
 
 def wait_ready(
@@ -197,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     default = commands.add_parser("set-default", help="route /predictions/<model> to a version")
     default.add_argument("model")
     default.add_argument("version")
+    roll = commands.add_parser("rollout", help="register a new version, make it the default, drain and remove the old")
+    roll.add_argument("model")
+    roll.add_argument("archive", help="the new version's archive in the model store")
+    roll.add_argument("--new-version", required=True)
+    roll.add_argument("--old-version", required=True)
+    roll.add_argument("--workers", type=int, default=1)
+    roll.add_argument("--grace-seconds", type=float, default=5.0, help="drain time for in-flight requests")
     ready = commands.add_parser("wait-ready", help="wait until workers are READY and a prediction succeeds")
     ready.add_argument("model")
     ready.add_argument("--version")
@@ -217,6 +262,18 @@ def run(args: argparse.Namespace) -> object:
             version=args.version,
         )
         return startup_summary(client, args, seconds)
+    if args.command == "rollout":
+        rollout(
+            client,
+            args.model,
+            args.archive,
+            args.new_version,
+            args.old_version,
+            inference_url=args.inference,
+            workers=args.workers,
+            grace_seconds=args.grace_seconds,
+        )
+        return client.describe(args.model)
     actions = {
         "list": lambda: client.list_models(),
         "describe": lambda: client.describe(args.model, args.version),

@@ -8,18 +8,25 @@ from collections.abc import Sequence
 def plan_micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
     """Group indices of `lengths` into micro-batches whose padded size (rows x longest) fits `token_budget`.
 
-    Longest first, so each micro-batch's first index is its longest; a single sequence longer than the budget
-    gets a micro-batch of its own. Every index appears exactly once. The caller restores the original order.
+    Longest first, so each micro-batch's first index is its longest. A new micro-batch also starts when the next
+    sequence is shorter than half the current longest, which bounds padding at under 2 pad tokens per real one
+    whatever the budget. A single sequence longer than the budget gets a micro-batch of its own. Every index
+    appears exactly once. The caller restores the original order.
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     for index in order:
         current = batches[-1] if batches else None
-        if current and (len(current) + 1) * lengths[current[0]] <= token_budget:
+        if current and _fits(current, lengths, lengths[index], token_budget):
             current.append(index)
         else:
             batches.append([index])
     return batches
+
+
+def _fits(batch: list[int], lengths: Sequence[int], length: int, token_budget: int) -> bool:
+    longest = lengths[batch[0]]
+    return (len(batch) + 1) * longest <= token_budget and 2 * length >= longest
 
 
 def split_into_windows(token_ids: Sequence[int], window: int, overlap: int, max_windows: int) -> list[list[int]]:

@@ -24,8 +24,9 @@ class Settings:
 
     max_length: int = 256
     """Tokens per text (or per window), special tokens included; longer texts are truncated or windowed."""
-    token_budget: int = 8192
-    """Padded tokens per micro-batch: texts are sorted by length and packed up to this many tokens."""
+    token_budget: int = 512
+    """Padded tokens per micro-batch: texts are sorted by length and packed up to this many tokens (512 measured
+    best on 2 CPU cores: `make bench`)."""
     max_texts_per_request: int = 64
     """More texts than this in one request is a 413."""
     max_request_bytes: int = 6 * 1024 * 1024
@@ -42,7 +43,8 @@ class Settings:
     multi_label_threshold: float = 0.5
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
     precision: str = "auto"
-    """`auto` (fp16/bf16 on a GPU, fp32 on CPU), `fp32`, `bf16` or `fp16`."""
+    """`auto` (bf16/fp16 on a GPU; bf16 on a CPU with native bf16, AVX512-BF16 or AMX; else fp32), `fp32`,
+    `bf16` or `fp16`."""
     torch_threads: int = 0
     """Torch intra-op threads per worker; 0 derives it from the usable cores and the number of workers."""
 

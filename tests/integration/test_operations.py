@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import ROOT, archive
-from tools.manage import ManagementClient, wait_ready
+from tools.manage import ManagementClient, rollout, wait_ready
 from tools.server import LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,10 +53,7 @@ def test_version_rollout_under_continuous_requests_loses_none(server, versions):
     sender.start()
     try:
         wait_for(lambda: sum(statuses.values()) >= 5, 30, "requests before the rollout")
-        client.register("ops_v2.mar", model_name="ops", workers=1)
-        wait_ready(client, "ops", inference_url=server.inference_url, version="2.0", timeout=120)
-        client.set_default("ops", "2.0")
-        client.unregister("ops", "1.0")
+        rollout(client, "ops", "ops_v2.mar", "2.0", "1.0", inference_url=server.inference_url)
         sent_before = sum(statuses.values())
         wait_for(lambda: sum(statuses.values()) >= sent_before + 5, 30, "requests after the rollout")
     finally:

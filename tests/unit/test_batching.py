@@ -43,12 +43,21 @@ def test_padded_size_is_within_budget_unless_a_single_item_exceeds_it(lengths, b
 
 @settings(max_examples=200, deadline=None)
 @given(lengths=LENGTHS, budget=BUDGETS)
-def test_a_new_micro_batch_starts_only_when_the_next_item_would_not_fit(lengths, budget):
+def test_a_new_micro_batch_starts_only_when_over_budget_or_much_shorter(lengths, budget):
     batches = plan_micro_batches(lengths, budget)
 
     for previous, current in itertools.pairwise(batches):
-        assert (len(previous) + 1) * lengths[previous[0]] > budget
+        over_budget = (len(previous) + 1) * lengths[previous[0]] > budget
+        much_shorter = 2 * lengths[current[0]] < lengths[previous[0]]
+        assert over_budget or much_shorter
         assert lengths[current[0]] <= lengths[previous[-1]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=LENGTHS, budget=BUDGETS)
+def test_every_item_is_at_least_half_its_micro_batch_longest_so_padding_stays_bounded(lengths, budget):
+    for batch in plan_micro_batches(lengths, budget):
+        assert all(2 * lengths[i] >= lengths[batch[0]] for i in batch)
 
 
 @settings(max_examples=200, deadline=None)

@@ -22,6 +22,10 @@ WORDS = (
 )
 
 
+# Exact comparisons need fp32: `auto` is bf16 on CPUs with native bf16 (tested in test_device.py).
+FP32 = Settings(precision="fp32")
+
+
 def words(count: int, start: int = 0) -> str:
     """`count` distinct-ish single-token words (the uncased vocabulary has each of these as one token)."""
     return " ".join(WORDS[(start + i) % len(WORDS)] for i in range(count))
@@ -29,7 +33,7 @@ def words(count: int, start: int = 0) -> str:
 
 @pytest.fixture(scope="module")
 def classifier(tiny_bert_dir) -> TextClassifier:
-    return TextClassifier.load(tiny_bert_dir, Settings())
+    return TextClassifier.load(tiny_bert_dir, FP32)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,7 @@ def sharp_bert_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sharp(sharp_bert_dir) -> TextClassifier:
-    return TextClassifier.load(sharp_bert_dir, Settings())
+    return TextClassifier.load(sharp_bert_dir, FP32)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +59,9 @@ def plain_transformers(sharp_bert_dir):
 
 def variant(base: TextClassifier, **settings) -> TextClassifier:
     """The same loaded model and tokenizer with other settings (loading again would only cost time)."""
-    return TextClassifier(base.model, base.tokenizer, base.labels, Settings(**settings), base.multi_label)
+    return TextClassifier(
+        base.model, base.tokenizer, base.labels, Settings(**{"precision": "fp32", **settings}), base.multi_label
+    )
 
 
 def token_count(classifier: TextClassifier, text: str) -> int:
@@ -116,7 +122,7 @@ def test_results_follow_input_order_across_very_different_lengths(sharp):
 
 def test_batched_scores_do_not_depend_on_padding(sharp):
     classifier = sharp
-    short, long = "markets rally", words(100)
+    short, long = words(60, start=7), words(100)  # within 2x, so they share a padded micro-batch
 
     with_padding, stats = classifier.classify([short, long])
 
@@ -201,13 +207,20 @@ def test_window_mode_short_text_matches_truncate_mode(sharp):
 
 
 def test_padding_stats_count_pad_tokens(classifier):
-    _, stats = classifier.classify(["short", words(30)])
+    _, stats = classifier.classify([words(20), words(30)])
 
     assert stats.micro_batches == 1
-    assert stats.real_tokens == (1 + 2) + (30 + 2)
+    assert stats.real_tokens == (20 + 2) + (30 + 2)
     assert stats.padded_tokens == 2 * (30 + 2)
     assert stats.padded_tokens > stats.real_tokens
-    assert stats.padding_ratio == pytest.approx((64 - 35) / 35)
+    assert stats.padding_ratio == pytest.approx((64 - 54) / 54)
+
+
+def test_a_much_shorter_text_gets_its_own_micro_batch_instead_of_padding(classifier):
+    _, stats = classifier.classify(["short", words(30)])
+
+    assert stats.micro_batches == 2
+    assert stats.padded_tokens == stats.real_tokens
 
 
 def test_no_padding_when_all_lengths_are_equal(classifier):

@@ -19,7 +19,7 @@ def test_defaults_are_the_documented_values():
 
     assert settings == Settings()
     assert settings.max_length == 256
-    assert settings.token_budget == 8192
+    assert settings.token_budget == 512
     assert settings.max_texts_per_request == 64
     assert settings.max_request_bytes == 6 * 1024 * 1024
     assert settings.top_k == 1

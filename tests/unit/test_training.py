@@ -232,8 +232,9 @@ def test_tiny_run_metrics_and_model_card_agree(trained_dir):
     assert 0.0 <= record["held_out"]["accuracy"] <= 1.0
     assert record["data"]["train_per_class"] == dict.fromkeys(BBC_COUNTS, 3)
     assert record["hyperparameters"]["max_length"] == 32
-    assert record["timing"]["train_seconds"] > 0
-    assert record["timing"]["train_cpu_seconds"] > 0
+    # A tiny run can fine-tune in under 0.05 s, which rounds to 0.0: the whole run cannot.
+    assert record["timing"]["train_seconds"] >= 0
+    assert record["timing"]["total_seconds"] > record["timing"]["train_seconds"]
     assert record["machine"]["cpu_count"] >= 1
     assert f"{record['held_out']['accuracy']:.4f}" in card
     assert f"{record['held_out']['macro_f1']:.4f}" in card
