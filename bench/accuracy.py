@@ -9,46 +9,12 @@ from __future__ import annotations
 
 import json
 import random
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.precision_accuracy import AccuracyReport
+from training.precision_accuracy import measure_accuracy as precision_accuracy
+
 from .workloads import Article, corpus_dir, load_articles
-
-
-@dataclass
-class PrecisionAccuracy:
-    precision: str
-    """What was asked for."""
-    dtype: str
-    """What ran (bf16 falls back to fp32 on a CPU without native bf16)."""
-    correct: int
-    total: int
-    seconds: float
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.total if self.total else 0.0
-
-
-@dataclass
-class AccuracyReport:
-    source: str
-    """Where the test items came from."""
-    results: list[PrecisionAccuracy] = field(default_factory=list)
-    agreement: float = 0.0
-    """Share of test texts whose top label is the same in every precision."""
-    max_score_difference: float = 0.0
-    """Largest absolute difference of any label score between the precisions."""
-
-    def by_precision(self, precision: str) -> PrecisionAccuracy | None:
-        return next((r for r in self.results if r.precision == precision), None)
-
-    @property
-    def delta_points(self) -> float:
-        """bf16 accuracy minus fp32 accuracy, in percentage points."""
-        fp32, bf16 = self.by_precision("fp32"), self.by_precision("bf16")
-        return 100 * (bf16.accuracy - fp32.accuracy) if fp32 and bf16 else 0.0
 
 
 def held_out_items(model_dir: Path, folder: Path | None = None) -> tuple[list[tuple[str, str]], str]:
@@ -71,37 +37,6 @@ def held_out_items(model_dir: Path, folder: Path | None = None) -> tuple[list[tu
 def measure_accuracy(
     model_dir: Path, settings: dict, precisions=("fp32", "bf16"), limit: int | None = None, threads: int | None = None
 ) -> AccuracyReport:
-    """Classify the test set once per precision with otherwise identical settings."""
-    import torch
-
-    from bert_classifier.model import TextClassifier
-    from bert_classifier.settings import Settings
-
-    if threads:
-        torch.set_num_threads(threads)
+    """The model's held-out articles (or the stand-in sample), classified once per precision."""
     pairs, source = held_out_items(model_dir)
-    pairs = pairs[:limit] if limit else pairs
-    texts = [text for text, _ in pairs]
-    report = AccuracyReport(source)
-    all_scores = []
-    for precision in precisions:
-        classifier = TextClassifier.load(model_dir, Settings(**{**settings, "precision": precision}), "cpu")
-        started = time.perf_counter()
-        scores, _ = classifier.classify(texts)
-        seconds = time.perf_counter() - started
-        labels = [classifier.labels[max(range(len(s.scores)), key=s.scores.__getitem__)] for s in scores]
-        correct = sum(label == truth for label, (_, truth) in zip(labels, pairs, strict=True))
-        dtype = str(classifier.dtype).removeprefix("torch.")
-        report.results.append(PrecisionAccuracy(precision, dtype, correct, len(pairs), seconds))
-        all_scores.append([s.scores for s in scores])
-    if len(all_scores) > 1 and texts:
-        first = all_scores[0]
-        tops = [[max(range(len(s)), key=s.__getitem__) for s in run] for run in all_scores]
-        report.agreement = sum(len({t[i] for t in tops}) == 1 for i in range(len(texts))) / len(texts)
-        report.max_score_difference = max(
-            abs(a - b)
-            for other in all_scores[1:]
-            for sa, sb in zip(first, other, strict=True)
-            for a, b in zip(sa, sb, strict=True)
-        )
-    return report
+    return precision_accuracy(model_dir, pairs[:limit] if limit else pairs, source, settings, precisions, threads)

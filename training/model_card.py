@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .precision_accuracy import BOUND_POINTS
+
 
 def render_model_card(record: dict) -> str:
     """Markdown for the `training_metrics.json` record written by `training.train` (same numbers)."""
@@ -12,6 +14,7 @@ def render_model_card(record: dict) -> str:
         _data_table(record["data"]),
         _hyperparameters(record["hyperparameters"]),
         _results(held_out),
+        _serving(record.get("serving")),
         _timing_and_machine(record["timing"], record["machine"]),
     ]
     return "\n".join(sections)
@@ -69,6 +72,35 @@ def _results(held_out: dict) -> str:
             "",
         ]
     )
+
+
+def _serving(serving: dict | None) -> str:
+    """How the served model scores in each precision the handler can run here (the fast path's bound)."""
+    if not serving:
+        return ""
+    rows = [
+        f"| {r['precision']} | {r['dtype']} | {r['correct']}/{r['total']} | {r['accuracy']:.2%} |"
+        for r in serving["results"]
+    ]
+    lines = [
+        "## Serving precision\n",
+        f"The {serving['source']} through the serving core (`TextClassifier`) with the shipped handler settings "
+        f"(max_length {serving['max_length']}, {serving['long_text']}), once per precision:\n",
+        "| precision | ran as | correct | accuracy |",
+        "|---|---|---:|---:|",
+        *rows,
+        "",
+    ]
+    if len(serving["results"]) > 1:
+        within = abs(serving["delta_points"]) <= BOUND_POINTS
+        lines.append(
+            f"bf16 − fp32: {serving['delta_points']:+.2f} points ({'within' if within else 'outside'} the "
+            f"±{BOUND_POINTS} bound); the same top label for {serving['agreement']:.2%} of the articles; largest "
+            f"score difference {serving['max_score_difference']:.4f}. `precision: auto` serves bf16 on this CPU.\n"
+        )
+    else:
+        lines.append("This CPU has no native bf16, so `precision: auto` serves fp32 and bf16 was not measured.\n")
+    return "\n".join(lines)
 
 
 def _timing_and_machine(timing: dict, machine: dict) -> str:

