@@ -6,6 +6,7 @@ TorchServe's model loader needs exactly one class defined in this module, so eve
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -61,14 +62,22 @@ def _max_workers(model_config: dict) -> int:
 
 def _request(row, context, index: int) -> Request:
     """TorchServe puts the body under "body" or "data" (or, for a form post, one entry per form field)."""
-    body = row.get("body", row.get("data")) if isinstance(row, dict) else row
-    if body is None and isinstance(row, dict):
+    content_type = context.get_request_header(index, "Content-Type")
+    if not isinstance(row, dict):
+        body = row
+    elif "body" in row or "data" in row:
+        body = row["body"] if "body" in row else row["data"]
+        body = _as_json_text(body) if content_type == "application/json" else body
+    else:
         body = _form_field(row)
-    return Request(
-        body=body,
-        content_type=context.get_request_header(index, "Content-Type"),
-        accept=context.get_request_header(index, "Accept"),
-    )
+    return Request(body=body, content_type=content_type, accept=context.get_request_header(index, "Accept"))
+
+
+def _as_json_text(body):
+    """With exactly `application/json` TorchServe hands over `json.loads(body)` (or the bytes if that failed).
+    The core takes a str as the body's text, so a parsed JSON string, number, boolean or null goes back to JSON
+    text; parsed objects and lists (and undecodable bytes) pass as they are."""
+    return body if isinstance(body, (bytes, bytearray, dict, list)) else json.dumps(body)
 
 
 def _form_field(fields: dict):

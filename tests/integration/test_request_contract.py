@@ -22,6 +22,9 @@ BAD_INPUTS = [
     (b'{"data": 42}', "application/json", 400, "InvalidInput", "'data' must be"),
     (b'{"text": ["a list"]}', "application/json", 400, "InvalidInput", "'text' must be a string"),
     (b'{"data": ["ok", null]}', "application/json", 400, "InvalidInput", "data[1]"),
+    (b"42", "application/json", 400, "InvalidInput", "got a number"),
+    (b"null", "application/json", 400, "InvalidInput", "got null"),
+    (b"true", "application/json", 400, "InvalidInput", "got a boolean"),
     (b'{"data": []}', "application/json", 400, "InvalidInput", "no texts"),
     (b'{"text": "   "}', "application/json", 400, "InvalidInput", "empty"),
     (b'{"inputs": "x", "parameters": {"top_k": 0}}', "application/json", 400, "InvalidInput", "top_k"),
@@ -37,6 +40,7 @@ BAD_INPUTS = [
     (b"", "text/plain", 400, "InvalidInput", "body is empty"),
     (b'"ok"\n{"nope": 1}\n', "application/jsonlines", 400, "InvalidInput", "line 2"),
     (b"a,b\n", "text/csv", 400, "InvalidInput", "row 1"),
+    (b'"unterminated\n', "text/csv", 400, "InvalidInput", "malformed CSV at line 1"),
     (b"\x89PNG\r\n", "image/png", 415, "UnsupportedMediaType", "image/png"),
     (b"hello", "text/plain; charset=klingon", 415, "UnsupportedMediaType", "charset"),
     (
@@ -75,14 +79,26 @@ def test_bad_input_gets_its_own_4xx_while_good_neighbours_succeed(
     assert predict(json={"text": "still serving"}).status_code == 200
 
 
-def test_each_json_shape_gives_the_mirrored_response(predict):
-    assert isinstance(predict(json={"data": "one"}).json(), dict)
-    assert len(predict(json={"data": ["one", "two"]}).json()) == 2
-    assert isinstance(predict(json={"text": "one"}).json(), dict)
-    assert isinstance(predict(json={"inputs": "one"}).json(), dict)
-    assert len(predict(json={"inputs": ["one", "two", "three"]}).json()) == 3
-    assert isinstance(predict(json="bare string").json(), dict)
-    assert len(predict(json=["bare", "list"]).json()) == 2
+@pytest.mark.parametrize(
+    ("body", "texts"),
+    [
+        ({"data": "one"}, None),
+        ({"data": ["one", "two"]}, 2),
+        ({"text": "one"}, None),
+        ({"inputs": "one"}, None),
+        ({"inputs": ["one", "two", "three"]}, 3),
+        ("bare string", None),  # TorchServe hands the handler the parsed JSON string, not the body
+        (["bare", "list"], 2),
+    ],
+)
+def test_each_json_shape_gives_the_mirrored_response(predict, body, texts):
+    response = predict(json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    results = [answer] if texts is None else answer
+    assert isinstance(answer, dict if texts is None else list)
+    assert len(results) == (texts or 1)
+    assert all(result["label"] in {"business", "sport", "tech"} for result in results)
 
 
 def test_top_k_and_all_scores_parameters(predict):

@@ -259,11 +259,15 @@ def test_csv_with_only_a_header_has_no_texts():
         decode(b"text\n", "text/csv")
 
 
-def test_csv_unterminated_quote_reads_to_the_end_of_the_body():
-    assert decode(b'ok\n"never closed, still\none text', "text/csv").texts == (
-        "ok",
-        "never closed, still\none text",
-    )
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [(b'ok\n"never closed, still\nmore rows\n', 3), (b'ok\n"closed" then more\n', 2)],
+)
+def test_csv_quoting_mistakes_are_a_400_naming_the_line_not_rows_merged_into_one_text(body, line):
+    # A lenient reader would swallow every later row into one text: fewer answers than input lines, which
+    # misaligns SageMaker Batch Transform's line-by-line join.
+    with pytest.raises(InvalidInput, match=f"malformed CSV at line {line}"):
+        decode(body, "text/csv")
 
 
 def test_csv_field_over_the_size_limit_is_a_400():

@@ -18,13 +18,20 @@ def decode(body: Any, encoding: str = "utf-8") -> tuple[str, ...]:
     A first row whose cells include `text`, `inputs` or `data` is a header and picks the column; without a
     header every row must have exactly one field (quote texts that contain commas or newlines).
     """
-    try:
-        rows = [row for row in csv.reader(io.StringIO(to_str(body, encoding), newline="")) if row]
-    except csv.Error as error:
-        raise InvalidInput(f"malformed CSV: {error}") from None
+    rows = _rows(to_str(body, encoding))
     column = _header_column(rows[0]) if rows else None
     first = 0 if column is None else 1
     return tuple(_cell(row, column, number) for number, row in enumerate(rows[first:], start=first + 1))
+
+
+def _rows(text: str) -> list[list[str]]:
+    """The non-empty rows; strict, so an unclosed quote or stray characters after one are an error (the
+    lenient default would read the rest of the body into one field)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        return [row for row in reader if row]
+    except csv.Error as error:  # its message names the problem, never the content
+        raise InvalidInput(f"malformed CSV at line {reader.line_num}: {error}") from None
 
 
 def _header_column(first_row: list[str]) -> int | None:
