@@ -21,8 +21,9 @@ HANDLER_FILES := $(shell find handlers -name '*.py' 2>/dev/null)
 # AUTH=on starts TorchServe with token authorization (README "Security defaults"); LOG_FORMAT=json writes JSON logs.
 AUTH          ?= off
 LOG_FORMAT    ?= text
-SERVE_CONFIG  := $(if $(filter on,$(AUTH))$(filter json,$(LOG_FORMAT)),build/config.serve.properties,$(TS_CONFIG))
-WORKERS       ?= 1
+SERVE_CONFIG  := $(if $(filter on,$(AUTH)),build/config.auth.properties,$(TS_CONFIG))
+LOG_CONFIG    := $(if $(filter json,$(LOG_FORMAT)),log4j2-json.xml,log4j2.xml)
+WORKERS       ?=
 MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
 
 .PHONY: help run setup check-java model archive serve stop predict test test-unit test-integration lint format clean \
@@ -39,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer
@@ -62,18 +63,17 @@ $(MAR): $(MODEL_DIR)/model.safetensors $(MODEL_CONFIG) $(HANDLER_FILES)
 	$(MAKE) archive
 
 serve: setup check-java $(MAR) ## start TorchServe with the archive; returns when workers are READY
-	@if [ "$(SERVE_CONFIG)" != "$(TS_CONFIG)" ]; then mkdir -p build && cp $(TS_CONFIG) $(SERVE_CONFIG) && \
-	  if [ "$(AUTH)" = on ]; then sed -i 's/^disable_token_authorization=.*/disable_token_authorization=false/' $(SERVE_CONFIG); fi && \
-	  if [ "$(LOG_FORMAT)" = json ]; then \
-	    echo "vmargs=-Dlog4j.configurationFile=file://$(abspath log4j2-json.xml)" >> $(SERVE_CONFIG); fi; fi
+	@if [ "$(AUTH)" = on ]; then mkdir -p build && \
+	  sed 's/^disable_token_authorization=.*/disable_token_authorization=false/' $(TS_CONFIG) > $(SERVE_CONFIG); fi
 	@mkdir -p logs
 	@# The server keeps its stdout open: send it to a file so `make serve | tee ...` does not wait on it.
-	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) \
+	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) --log-config $(LOG_CONFIG) \
 	  --models $(MODEL_NAME)=$(MODEL_NAME).mar > logs/torchserve.out 2>&1 || { cat logs/torchserve.out; exit 1; }
 	$(MANAGE) wait-ready $(MODEL_NAME) --timeout 300
 
 rollout: ## replace OLD_VERSION by VERSION from MAR_FILE without failing a request: make rollout MAR_FILE=v2.mar VERSION=2.0 OLD_VERSION=1.0
-	$(MANAGE) rollout $(MODEL_NAME) $(MAR_FILE) --new-version $(VERSION) --old-version $(OLD_VERSION) --workers $(WORKERS)
+	$(MANAGE) rollout $(MODEL_NAME) $(MAR_FILE) --new-version $(VERSION) --old-version $(OLD_VERSION) \
+	  $(if $(WORKERS),--workers $(WORKERS))
 
 wait-ready: ## wait until MODEL_NAME's workers are READY and a warm-up prediction succeeds
 	$(MANAGE) wait-ready $(MODEL_NAME) $(if $(VERSION),--version $(VERSION)) --timeout 300
@@ -84,14 +84,15 @@ models: ## list registered models
 describe: ## workers and settings of MODEL_NAME (VERSION=... for one version)
 	$(MANAGE) describe $(MODEL_NAME) $(if $(VERSION),--version $(VERSION))
 
-register: ## register model-store/MODEL_NAME.mar (MAR_FILE=x.mar, WORKERS=1, BATCH_SIZE, MAX_BATCH_DELAY)
-	$(MANAGE) register $(or $(MAR_FILE),$(MODEL_NAME).mar) --workers $(WORKERS) \
+register: ## register model-store/MODEL_NAME.mar (MAR_FILE=x.mar, WORKERS, BATCH_SIZE, MAX_BATCH_DELAY)
+	$(MANAGE) register $(or $(MAR_FILE),$(MODEL_NAME).mar) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(MAX_BATCH_DELAY),--max-batch-delay $(MAX_BATCH_DELAY))
 
 unregister: ## unregister MODEL_NAME (VERSION=... for one version)
 	$(MANAGE) unregister $(MODEL_NAME) $(if $(VERSION),--version $(VERSION))
 
 scale: ## set MODEL_NAME's workers: make scale WORKERS=2
+	@test -n "$(WORKERS)" || { echo "usage: make scale WORKERS=N [VERSION=...]" >&2; exit 2; }
 	$(MANAGE) scale $(MODEL_NAME) --workers $(WORKERS) $(if $(VERSION),--version $(VERSION))
 
 set-default: ## route /predictions/MODEL_NAME to VERSION: make set-default VERSION=2.0
@@ -145,13 +146,9 @@ sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs
 
-$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install --quiet -e ".[bench]"
-	touch $@
-
-bench: setup check-java $(VENV)/.bench-installed $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~10 min)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~10 min)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
-bench-quick: setup check-java $(VENV)/.bench-installed $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
+bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------

@@ -13,8 +13,11 @@ from pathlib import Path
 from sagemaker_serving.environment import ServeConfig
 from sagemaker_serving.model_store import MODEL_NAME
 
-# The image copies the repository's layout (docker/Dockerfile), so metrics.yaml sits next to this package.
-METRICS_CONFIG = Path(__file__).resolve().parent.parent / "metrics.yaml"
+# The image copies the repository's layout (docker/Dockerfile), so these sit next to this package.
+ROOT = Path(__file__).resolve().parent.parent
+METRICS_CONFIG = ROOT / "metrics.yaml"
+LOG_CONFIG = ROOT / "log4j2.xml"
+TS_CONFIG = ROOT / "config.properties"
 LOOPBACK = "127.0.0.1"
 # A short input line can become a longer result line (label, id, score): let responses be larger than requests.
 RESPONSE_SIZE_FACTOR = 8
@@ -34,12 +37,15 @@ def torchserve_properties(config: ServeConfig) -> str:
         "grpc_management_port": grpc_management,
         "enable_model_api": "false",
         "disable_token_authorization": "true",
-        "allowed_urls": "file://.*",
+        "allowed_urls": "(?!)",  # no URL at all: only the store's own archive (see config.properties)
         "install_py_dep_per_model": "false",
         "max_request_size": config.max_request_bytes,
         "max_response_size": min(config.max_request_bytes * RESPONSE_SIZE_FACTOR, JAVA_INT_MAX),
         "metrics_mode": "prometheus",
     }
+    vmargs = _shipped_property("vmargs")
+    if vmargs:  # the JVM settings of the project's config.properties (why: there)
+        properties["vmargs"] = vmargs
     if METRICS_CONFIG.is_file():  # TorchServe's metrics plus the handler's own (bert_*)
         properties["metrics_config"] = METRICS_CONFIG
     lines = [f"{key}={value}" for key, value in properties.items()]
@@ -60,7 +66,7 @@ def torchserve_command(config: ServeConfig, properties: Path) -> list[str]:
         str(properties),
         "--models",
         f"{MODEL_NAME}={MODEL_NAME}",
-    ]
+    ] + (["--log-config", str(LOG_CONFIG)] if LOG_CONFIG.is_file() else [])
 
 
 def torchserve_environment(config: ServeConfig, inherited: Mapping[str, str]) -> dict[str, str]:
@@ -80,6 +86,17 @@ def torchserve_environment(config: ServeConfig, inherited: Mapping[str, str]) ->
     # The handler's own body limit follows SAGEMAKER_MAX_PAYLOAD_IN_MB unless set explicitly.
     env.setdefault("BERT_CLASSIFIER_MAX_REQUEST_BYTES", str(config.max_request_bytes))
     return env
+
+
+def _shipped_property(key: str) -> str | None:
+    """One setting of the project's config.properties (the one `make serve` uses), if it is there."""
+    if not TS_CONFIG.is_file():
+        return None
+    for line in TS_CONFIG.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == key:
+            return value.strip()
+    return None
 
 
 def _bin(name: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -52,11 +53,16 @@ class ManagementClient:
         url: str,
         *,
         model_name: str | None = None,
-        workers: int = 1,
+        workers: int | None = None,
         batch_size: int | None = None,
         max_batch_delay: int | None = None,
     ) -> dict:
-        """Register an archive (a file name in the model store) and wait until its workers have started."""
+        """Register an archive (a file name in the model store) and wait until its workers have started.
+
+        TorchServe 0.12 lets the archive's model-config.yaml `minWorkers`/`maxWorkers` win over the API's
+        `initial_workers` (while `batch_size` and `max_batch_delay` override the archive's), so `workers`, when
+        given, is applied by scaling the new version right after it registered. None keeps the archive's count.
+        """
         params = {
             "url": url,
             "initial_workers": workers,
@@ -65,7 +71,12 @@ class ManagementClient:
             "batch_size": batch_size,
             "max_batch_delay": max_batch_delay,
         }
-        return self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
+        answer = self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
+        if workers is not None:
+            name, version = _registered(answer)
+            if self.describe(name, version)[0].get("minWorkers") != workers:
+                self.scale(name, workers, version)
+        return answer
 
     def unregister(self, model: str, version: str | None = None) -> dict:
         return self._call("DELETE", _model_path(model, version))
@@ -115,7 +126,7 @@ def rollout(
     old_version: str,
     *,
     inference_url: str = DEFAULT_INFERENCE,
-    workers: int = 1,
+    workers: int | None = None,
     grace_seconds: float = 5.0,
 ) -> None:
     """Replace `old_version` by `new_version` without stopping the server or failing a request.
@@ -178,6 +189,14 @@ def _message(response: requests.Response) -> str:
         return response.text or response.reason
 
 
+def _registered(answer: dict) -> tuple[str, str]:
+    """(model, version) from TorchServe's answer: 'Model "x" Version: 1.0 registered with 2 initial workers'."""
+    match = re.search(r'Model "(?P<model>[^"]+)" Version: (?P<version>\S+)', answer.get("status", ""))
+    if not match:
+        raise ManagementError(200, f"cannot tell which model was registered from {answer!r}")
+    return match["model"], match["version"]
+
+
 def read_keys(key_file: str | None) -> tuple[str | None, str | None]:
     """(management key, inference key) from TorchServe's key_file.json when token authorization is on."""
     if not key_file or not Path(key_file).is_file():
@@ -225,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     register = commands.add_parser("register", help="register an archive from the model store")
     register.add_argument("url", help="archive file name in the model store, e.g. bert_news_classification.mar")
     register.add_argument("--model-name")
-    register.add_argument("--workers", type=int, default=1)
+    register.add_argument("--workers", type=int, help="default: the archive's model-config.yaml minWorkers")
     register.add_argument("--batch-size", type=int)
     register.add_argument("--max-batch-delay", type=int, help="milliseconds")
     scale = commands.add_parser("scale", help="set the number of workers")
@@ -240,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("archive", help="the new version's archive in the model store")
     roll.add_argument("--new-version", required=True)
     roll.add_argument("--old-version", required=True)
-    roll.add_argument("--workers", type=int, default=1)
+    roll.add_argument("--workers", type=int, help="default: the new archive's model-config.yaml minWorkers")
     roll.add_argument("--grace-seconds", type=float, default=5.0, help="drain time for in-flight requests")
     ready = commands.add_parser("wait-ready", help="wait until workers are READY and a prediction succeeds")
     ready.add_argument("model")

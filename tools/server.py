@@ -38,6 +38,8 @@ class LocalTorchServe:
 
     model_store: Path
     config_file: Path = ROOT / "config.properties"
+    log_config: Path | None = ROOT / "log4j2.xml"
+    """The log4j2 configuration; None for TorchServe's own."""
     extra_config: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="torchserve-")))
@@ -73,7 +75,9 @@ class LocalTorchServe:
             str(self.model_store),
             "--ts-config",
             str(config),
-        ] + (["--models", models] if models else [])
+        ]
+        command += ["--log-config", str(self.log_config)] if self.log_config else []
+        command += ["--models", models] if models else []
         self.process = subprocess.Popen(
             command,
             cwd=self.workdir,

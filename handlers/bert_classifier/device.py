@@ -24,7 +24,8 @@ def select_dtype(device: torch.device, precision: str) -> torch.dtype:
             return torch.bfloat16
         return torch.float32 if precision == "fp32" else torch.float16
     if precision in ("auto", "bf16"):
-        # Measured on the default model: same held-out accuracy as fp32, 1.3-1.8x the served throughput.
+        # Measured on the default model: the same held-out accuracy as fp32, 1.5-2.3x the served throughput
+        # (docs/bench.md, the model card).
         if cpu_supports_bf16():
             return torch.bfloat16
         if precision == "bf16":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from tools.archive import build_archive
 from tools.manage import ManagementClient, wait_ready
@@ -47,11 +48,13 @@ def start_server(store: Path, models: str, **kwargs) -> LocalTorchServe:
 
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory, tiny_bert_dir) -> Path:
-    """A model store with `tiny.mar` (the tiny random BERT, batchSize 8 and a 50 ms batch delay)."""
+    """A model store with `tiny.mar`: the tiny random BERT with the shipped model-config.yaml, except one worker,
+    batchSize 8 and a 50 ms batch delay, so that concurrent test requests reliably share a batch."""
     store = tmp_path_factory.mktemp("model-store")
     config = store.parent / "tiny-model-config.yaml"
-    text = (ROOT / "model-config.yaml").read_text()
-    config.write_text(text.replace("batchSize: 16", "batchSize: 8").replace("maxBatchDelay: 5", "maxBatchDelay: 50"))
+    shipped = yaml.safe_load((ROOT / "model-config.yaml").read_text())
+    shipped |= {"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 50}
+    config.write_text(yaml.safe_dump(shipped, sort_keys=False))
     archive(tiny_bert_dir, store, "tiny", config=config)
     return store
 

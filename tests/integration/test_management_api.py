@@ -33,9 +33,12 @@ def test_register_predict_and_unregister_an_archive_from_the_model_store(server,
     assert gone.status_code == 404
 
 
-def test_registering_from_an_arbitrary_url_is_refused(server):
-    response = requests.post(
-        f"{server.management_url}/models", params={"url": "http://127.0.0.1:9/evil.mar"}, timeout=30
-    )
-    assert response.status_code >= 400
-    assert "allowed" in response.text.lower() or "url" in response.text.lower()
+@pytest.mark.parametrize("where", ["http", "file"])
+def test_registering_from_a_url_is_refused_even_a_local_file_outside_the_store(server, tiny_bert_dir, tmp_path, where):
+    outside = archive(tiny_bert_dir, tmp_path, "outside")  # a valid archive, just not in the model store
+    url = "http://127.0.0.1:9/outside.mar" if where == "http" else outside.as_uri()
+    response = requests.post(f"{server.management_url}/models", params={"url": url}, timeout=30)
+    assert response.status_code == 400, response.text
+    assert "does not match any allowed url" in response.json()["message"].lower()
+    names = [m["modelName"] for m in requests.get(f"{server.management_url}/models", timeout=10).json()["models"]]
+    assert "outside" not in names

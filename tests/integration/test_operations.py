@@ -76,6 +76,20 @@ def test_scaling_workers_up_and_down_through_the_client(server):
     assert requests.post(f"{server.inference_url}/predictions/tiny", json={"text": "x"}, timeout=30).ok
 
 
+def test_register_applies_the_asked_workers_and_batching_over_the_archives_own(server, versions):
+    """ops_v1.mar carries the shipped model-config.yaml (2 workers, batchSize 8): TorchServe alone would keep its
+    2 workers and ignore initial_workers=1."""
+    client = ManagementClient(server.management_url)
+    client.register("ops_v1.mar", model_name="sized", workers=1, batch_size=4, max_batch_delay=20)
+    try:
+        [description] = client.describe("sized")
+        assert (description["minWorkers"], description["maxWorkers"]) == (1, 1)
+        assert (description["batchSize"], description["maxBatchDelay"]) == (4, 20)
+        assert wait_for(lambda: client.ready_workers("sized") == (1, 1), 60, "one READY worker")
+    finally:
+        client.unregister("sized")
+
+
 def test_input_text_and_authorization_header_never_reach_the_logs(server, predict):
     secret_text = "zebra-quokka-7731 confidential merger talks"
     secret_token = "Bearer tok-5fe1b2c3d4"
@@ -87,6 +101,20 @@ def test_input_text_and_authorization_header_never_reach_the_logs(server, predic
     logs = server.all_logs()
     assert "zebra-quokka" not in logs
     assert "tok-5fe1b2c3d4" not in logs
+
+
+def test_the_frontend_logs_each_request_once_without_torchserves_per_request_debug_lines(server, predict):
+    ts_log, access_log = server.log_dir / "ts_log.log", server.log_dir / "access_log.log"
+    seen_ts, seen_access = len(ts_log.read_text().splitlines()), len(access_log.read_text().splitlines())
+    for _ in range(10):
+        assert predict(json={"text": "a quiet request"}).status_code == 200
+    wait_for(lambda: len(access_log.read_text().splitlines()) >= seen_access + 10, 10, "ten access log lines")
+    new_access = access_log.read_text().splitlines()[seen_access:]
+    assert sum('"POST /predictions/tiny' in line for line in new_access) == 10
+    new_ts = ts_log.read_text().splitlines()[seen_ts:]
+    for chatter in ("[DEBUG]", "Sending response for jobId", "result=[METRICS]"):
+        assert not [line for line in new_ts if chatter in line], chatter
+    assert sum('"POST /predictions/tiny' in line for line in new_ts) == 10  # the access line, once each
 
 
 def test_with_token_auth_on_requests_without_the_key_are_refused(model_store):
@@ -137,10 +165,7 @@ def test_a_model_that_cannot_load_turns_ping_unhealthy_and_logs_why(tmp_path, ti
 
 
 def test_json_log_format_writes_one_json_object_per_line(model_store):
-    log_config = (ROOT / "log4j2-json.xml").as_uri()
-    server = LocalTorchServe(
-        model_store=model_store, extra_config={"vmargs": f"-Dlog4j.configurationFile={log_config}"}
-    )
+    server = LocalTorchServe(model_store=model_store, log_config=ROOT / "log4j2-json.xml")
     server.start("tiny=tiny.mar")
     try:
         wait_ready(ManagementClient(server.management_url), "tiny", inference_url=server.inference_url, timeout=240)

@@ -8,6 +8,7 @@ import shutil
 import pytest
 import torch
 
+from bert_classifier.device import cpu_supports_bf16
 from bert_classifier.errors import InvalidArtifacts
 from bert_classifier.model import BatchStats, TextClassifier
 from bert_classifier.settings import Settings
@@ -309,3 +310,15 @@ def test_cuda_out_of_memory_is_raised_when_the_halves_do_not_fit_either(sharp, m
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         sharp.classify([words(5), words(6), words(7)])
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no native bf16")
+def test_bf16_casts_the_weights_once_and_still_returns_fp32_probabilities(sharp_bert_dir, sharp):
+    bf16 = TextClassifier.load(sharp_bert_dir, Settings(precision="bf16"))
+    texts = [words(5), words(40, start=3), "Chip makers rallied after strong earnings."]
+
+    assert {parameter.dtype for parameter in bf16.model.parameters()} == {torch.bfloat16}
+    ours, reference = bf16.classify(texts)[0], sharp.classify(texts)[0]
+    for low, full in zip(ours, reference, strict=True):
+        assert sum(low.scores) == pytest.approx(1.0, abs=1e-5)  # softmax of fp32 logits
+        assert low.scores == pytest.approx(full.scores, abs=0.1)

@@ -13,7 +13,13 @@ from bert_classifier.errors import InvalidArtifacts
 from sagemaker_serving.environment import DEFAULT_INTERNAL_PORTS, MIB, ConfigError, read_config
 from sagemaker_serving.model_store import apply_model_settings, prepare_model
 from sagemaker_serving.serve import main
-from sagemaker_serving.torchserve_config import torchserve_environment, torchserve_properties
+from sagemaker_serving.torchserve_config import (
+    LOG_CONFIG,
+    TS_CONFIG,
+    torchserve_command,
+    torchserve_environment,
+    torchserve_properties,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -71,6 +77,15 @@ def test_public_port_is_the_only_non_loopback_listener_and_apis_are_locked_down(
     default = properties(torchserve_properties(read_config({})))
     assert default["inference_address"] == "http://0.0.0.0:8080"
     assert default["management_address"] == "http://127.0.0.1:8081"
+
+
+def test_the_image_runs_the_jvm_and_log_settings_make_serve_uses():
+    config = read_config(FULL_ENV)
+    shipped = properties(TS_CONFIG.read_text())
+    assert properties(torchserve_properties(config))["vmargs"] == shipped["vmargs"]
+    command = torchserve_command(config, Path("/scratch/config.properties"))
+    assert command[command.index("--log-config") + 1] == str(LOG_CONFIG)
+    assert LOG_CONFIG.is_file()
 
 
 def test_max_payload_in_mb_sets_max_request_size_in_mib_and_responses_may_be_larger():
