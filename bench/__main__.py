@@ -38,12 +38,9 @@ from .load import json_payloads, median, run_load  # noqa: E402
 from .workloads import WORKLOADS, build_workload, load_articles, measure_tokens  # noqa: E402
 
 MODEL_NAME = "bert"
-CANDIDATE = {"token_budget": 512}
-"""The candidate handler settings (`tuned-*` variants; everything else as shipped): a token_budget of
-2 × max_length keeps a server batch's few long texts from padding its many short ones (the report shows why)."""
-PER_CORE_BATCH_SIZE = 8
-"""batchSize of the one-worker-per-core variant: TorchServe hands a whole batch to one worker, so with more than
-one worker a batch must be smaller than the concurrency for all of them to get work."""
+ONE_WORKER_BATCH_SIZE = 16
+"""batchSize of the one-worker variant (`1x2-fp32`, the layout shipped before one worker per core): with a
+single worker a batch may hold every request of the headline concurrency."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +49,8 @@ class Plan:
 
     workload_size: int = 2000
     concurrencies: tuple[int, ...] = (1, 4, 16, 64)
-    load_seconds: float = 1.0
-    load_max_requests: int = 3000
+    load_seconds: float = 2.0
+    load_max_requests: int = 5000
     drain_seconds: float = 6.0
     repeats: int = 3
     ceiling_grid: tuple[tuple[str, int, str], ...] = (
@@ -65,19 +62,18 @@ class Plan:
         ("long", 16, "sorted"),
     )
     """(workload, texts per call, order) measured for every layout and precision. Length sorting only matters
-    where lengths differ a lot (mixed); 16 arriving texts per call is what a server with batchSize 16 sees."""
-    ceiling_seconds: float = 0.7
-    ceiling_repeats: int = 3
+    where lengths differ a lot (mixed); 16 arriving texts per call is what a server sees at concurrency 16."""
+    ceiling_samples: tuple[tuple[str, int], ...] = (("short", 960), ("mixed", 384), ("long", 64))
+    """Texts per ceiling run (the first ones of each workload), each run classifying all of them: 1-7 s a run."""
+    ceiling_repeats: int = 2
     accuracy_limit: int | None = None
     peak_seconds: float = 1.5
-    variants: tuple[str, ...] = (
-        "fp32", "bf16", "tuned-bf16", "per-core-bf16", "ts-defaults", "tuned-fp32", "1x1-fp32",
-    )  # fmt: skip
-    sweep: tuple[tuple[int, int], ...] = ((8, 5), (32, 5), (16, 1), (16, 20))
+    variants: tuple[str, ...] = ("fp32", "bf16", "1x2-fp32", "ts-jvm-fp32", "ts-defaults")
+    sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
     sweep_workloads: tuple[str, ...] = ("short", "mixed")
     sweep_concurrencies: tuple[int, ...] = (16, 64)
-    sweep_on: tuple[str, ...] = ("tuned-bf16", "tuned-fp32", "bf16", "fp32")
+    sweep_on: tuple[str, ...] = ("bf16", "fp32")
     """The sweep runs on the first of these variants that is measured."""
     sweep_repeats: int = 2
     headline_concurrency: int = 16
@@ -91,12 +87,12 @@ QUICK = Plan(
     drain_seconds=3.0,
     repeats=1,
     ceiling_grid=(("short", 16, "sorted"), ("mixed", 16, "sorted"), ("long", 16, "sorted")),
-    ceiling_seconds=0.5,
+    ceiling_samples=(("short", 320), ("mixed", 96), ("long", 32)),
     ceiling_repeats=1,
     accuracy_limit=48,
     peak_seconds=0.5,
-    variants=("fp32", "tuned-bf16"),
-    sweep=((8, 5),),
+    variants=("fp32", "bf16"),
+    sweep=((4, 5),),
     sweep_workloads=("mixed",),
     sweep_concurrencies=(16,),
     sweep_repeats=1,
@@ -341,13 +337,7 @@ def accuracy(model_dir: Path, settings: dict, precisions: list[str], plan: Plan,
     report = measure_accuracy(model_dir, settings, precisions, limit=plan.accuracy_limit, threads=cores)
     for r in report.results:
         log(f"accuracy {r.precision} ({r.dtype}): {r.correct}/{r.total} = {r.accuracy:.2%} in {r.seconds:.1f} s")
-    return {
-        "source": report.source,
-        "results": [dataclasses.asdict(r) | {"accuracy": r.accuracy} for r in report.results],
-        "delta_points": report.delta_points,
-        "agreement": report.agreement,
-        "max_score_difference": report.max_score_difference,
-    }
+    return report.as_dict()
 
 
 def ceiling(
@@ -356,6 +346,7 @@ def ceiling(
     from .ceiling import CeilingPool, Layout, as_dicts
 
     layouts = [Layout(1, cores)] + ([Layout(cores, 1)] if cores > 1 else [])
+    samples = dict(plan.ceiling_samples)
     points = []
     for precision in precisions:
         for layout in layouts:
@@ -363,7 +354,7 @@ def ceiling(
                 for name in dict.fromkeys(name for name, _, _ in plan.ceiling_grid):
                     workload, flops = workloads[name]
                     mine = [
-                        pool.measure(workload, flops, batch, order, plan.ceiling_seconds, plan.ceiling_repeats)
+                        pool.measure(workload, flops, batch, order, samples.get(name), plan.ceiling_repeats)
                         for grid_name, batch, order in plan.ceiling_grid
                         if grid_name == name
                     ]
@@ -391,6 +382,8 @@ class Variant:
     """Workloads to measure (default: all)."""
     concurrencies: tuple[int, ...] | None = None
     """Concurrencies to measure (default: the plan's)."""
+    torchserve_jvm: bool = False
+    """Start TorchServe with its own JVM settings and log4j2.xml instead of the project's."""
 
 
 def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
@@ -398,12 +391,10 @@ def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
     handler = shipped.get("handler", {})
     return {
         "shipped": shipped,
-        # The candidate: the shipped config with the candidate handler settings.
-        "tuned": shipped | {"handler": handler | CANDIDATE},
-        # One single-threaded worker per core (what wins in process), with a batch both workers can share.
-        "per-core": shipped
-        | {"minWorkers": cores, "maxWorkers": cores, "batchSize": PER_CORE_BATCH_SIZE,
-           "handler": handler | CANDIDATE | {"torch_threads": 0}},
+        # One worker with a torch thread per core: the layout shipped before one worker per core.
+        "one-worker": shipped
+        | {"minWorkers": 1, "maxWorkers": 1, "batchSize": ONE_WORKER_BATCH_SIZE,
+           "handler": handler | {"torch_threads": 0}},
         # TorchServe's defaults: a worker per core, batch size 1, 100 ms batch delay, torch's own thread count.
         "ts-defaults": shipped
         | {"minWorkers": cores, "maxWorkers": cores, "batchSize": 1, "maxBatchDelay": 100,
@@ -414,26 +405,20 @@ def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
 def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
     """Every served variant the bench knows; `Plan.variants` (or --variants) picks which to run."""
     fp32, bf16 = {"BERT_CLASSIFIER_PRECISION": "fp32"}, {"BERT_CLASSIFIER_PRECISION": "bf16"}
-    one_thread = {"BERT_CLASSIFIER_TORCH_THREADS": "1"}
-    tuned = "shipped config with " + ", ".join(f"{key} {value}" for key, value in CANDIDATE.items())
-    per_core = f"{cores} workers × 1 torch thread, batchSize {PER_CORE_BATCH_SIZE}, " + ", ".join(
-        f"{key} {value}" for key, value in CANDIDATE.items()
-    )
     # At the headline concurrency only: one change at a time.
     partial = {"workloads": plan.sweep_workloads, "concurrencies": (plan.headline_concurrency,)}
     every = [
         Variant("fp32", "shipped config, precision fp32", "shipped", fp32),
         Variant("bf16", "shipped config, precision bf16", "shipped", bf16, needs_bf16=True),
-        Variant("tuned-fp32", f"{tuned}, fp32", "tuned", fp32, **partial),
-        Variant("tuned-bf16", f"{tuned}, bf16", "tuned", bf16, needs_bf16=True),
-        Variant("per-core-fp32", f"{per_core}, fp32", "per-core", fp32, **partial),
-        Variant("per-core-bf16", f"{per_core}, bf16", "per-core", bf16, needs_bf16=True),
+        Variant("1x2-fp32", f"1 worker × {cores} torch threads, batchSize {ONE_WORKER_BATCH_SIZE}, fp32",
+                "one-worker", fp32, **partial),
+        Variant("ts-jvm-fp32", "shipped config, fp32, with TorchServe's own JVM settings and log4j2.xml",
+                "shipped", fp32, torchserve_jvm=True, **partial),
         # Oversubscribed, so slow: skip the long texts and the deepest queue to keep the run bounded.
         Variant("ts-defaults", f"TorchServe-like defaults: {cores} workers × {cores} torch threads, batchSize 1, "
-                "maxBatchDelay 100, fp32", "ts-defaults", fp32, workloads=("short", "mixed"),
-                concurrencies=tuple(c for c in plan.concurrencies if c <= plan.headline_concurrency)),
-        Variant("1x1-fp32", "shipped config but 1 torch thread (a core left to the frontend and clients), fp32",
-                "shipped", fp32 | one_thread, **partial),
+                "maxBatchDelay 100, TorchServe's JVM and logs, fp32", "ts-defaults", fp32, workloads=("short", "mixed"),
+                concurrencies=tuple(c for c in plan.concurrencies if c <= plan.headline_concurrency),
+                torchserve_jvm=True),
     ]  # fmt: skip
     return {variant.name: variant for variant in every}
 
@@ -495,6 +480,8 @@ def serve_variant(
     from tools.server import LocalTorchServe
 
     server = LocalTorchServe(model_store=store, env=variant.env)
+    if variant.torchserve_jvm:
+        server.extra_config, server.log_config = {"vmargs": ""}, None
     started = time.perf_counter()
     server.start(f"{MODEL_NAME}={variant.archive}.mar")
     try:
@@ -567,10 +554,10 @@ def sweep_point(
 
 
 def warm_up(url: str, payloads: dict, plan: Plan) -> None:
-    """Warm the frontend's JIT, the worker and the model's kernels on both short and long texts (not measured)."""
-    seconds = min(1.0, plan.load_seconds)
-    run_load(url, payloads["short"], plan.headline_concurrency, max_requests=2000, max_seconds=seconds)
-    run_load(url, payloads["mixed"], 4, max_requests=200, max_seconds=seconds)
+    """Warm the frontend's JIT, the workers and the model's kernels on short and long texts (not measured)."""
+    seconds = min(2.0, plan.load_seconds)
+    run_load(url, payloads["short"], plan.headline_concurrency, max_requests=10_000, max_seconds=seconds)
+    run_load(url, payloads["mixed"], plan.headline_concurrency, max_requests=1000, max_seconds=seconds)
 
 
 def measure(server, model: str, payloads: list, concurrency: int, plan: Plan, workers: int):

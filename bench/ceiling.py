@@ -1,17 +1,18 @@
 """The in-process ceiling: the same model and handler settings called directly, no server in between.
 
 Each `Layout` is a pool of `processes` spawned processes with `threads` torch threads each (one two-threaded
-process, or one single-threaded process per core). Every process loads the model once; a measurement hands
-each process its share of the batches and starts them together on a barrier, so the wall time is the
-slowest process's. Variants: texts per `classify` call (batch) and the order the texts are batched in
-(`arrival`: workload order, what a server sees; `sorted`: the workload sorted by length first, then the
-batches shuffled, so a time-bounded run still samples every length).
+process, or one single-threaded process per core). Every process loads the model once. A run classifies a
+fixed sample of the workload completely, one `classify` call per batch, the batches handed out to whichever
+process is free (as a server's workers take batches), and counts texts over the wall time from the first
+batch handed out to the last answer. Work-bounded rather than time-bounded, so a run of long and short
+batches covers exactly the workload's mix. Variants: texts per `classify` call (batch) and the order the
+texts are batched in (`arrival`: workload order, what a server sees; `sorted`: the sample sorted by length
+first, so each call holds texts of similar length).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -47,6 +48,8 @@ class CeilingPoint:
     runs: int
     foreign_cores: float = 0.0
     """Median cores other processes kept busy during the runs (a shared machine disturbs the numbers)."""
+    texts: int = 0
+    """Texts classified per run (the sample)."""
 
 
 def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
@@ -61,19 +64,15 @@ def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
     _state.update(classifier=classifier, barrier=barrier)
 
 
-def _work(batches: Sequence[Sequence[str]], flops: Sequence[float], seconds: float) -> tuple[float, float, int, float]:
-    """Classify `batches` in order until they run out or `seconds` pass; (start, end, texts, flops)."""
-    classifier, barrier = _state["classifier"], _state["barrier"]
-    barrier.wait(timeout=300)
-    started = time.perf_counter()
-    texts, done_flops = 0, 0.0
-    for batch, batch_flops in zip(batches, flops, strict=True):
-        if time.perf_counter() - started >= seconds:
-            break
-        classifier.classify(batch)
-        texts += len(batch)
-        done_flops += batch_flops
-    return started, time.perf_counter(), texts, done_flops
+def _classify(batch: Sequence[str]) -> int:
+    _state["classifier"].classify(batch)
+    return len(batch)
+
+
+def _ready() -> bool:
+    """Blocks until every process of the pool runs it, so each has loaded its model."""
+    _state["barrier"].wait(timeout=600)
+    return True
 
 
 class CeilingPool:
@@ -81,15 +80,18 @@ class CeilingPool:
 
     def __init__(self, model_dir: str, settings: dict, layout: Layout, precision: str) -> None:
         self.layout, self.precision = layout, precision
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(layout.processes)
         settings = {**settings, "precision": precision, "torch_threads": layout.threads}
+        context = multiprocessing.get_context("spawn")
         self.pool = ProcessPoolExecutor(
             layout.processes,
             mp_context=context,
             initializer=_init,
-            initargs=(str(model_dir), settings, layout.threads, barrier),
+            initargs=(str(model_dir), settings, layout.threads, context.Barrier(layout.processes)),
         )
+        # Every process loaded and warmed before anything is timed.
+        futures = [self.pool.submit(_ready) for _ in range(layout.processes)]
+        for future in futures:
+            future.result(timeout=600)
 
     def __enter__(self) -> CeilingPool:
         return self
@@ -97,21 +99,19 @@ class CeilingPool:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def run_once(self, batches: list[list[str]], flops: list[float], seconds: float) -> tuple[float, float, float]:
-        """(texts/s, FLOP/s, foreign cores) of one run, batches dealt round-robin to the processes."""
-        n = self.layout.processes
+    def run_once(self, batches: list[list[str]], flops: list[float]) -> tuple[float, float, float]:
+        """(texts/s, FLOP/s, foreign cores) of classifying every batch once."""
         meter = CpuMeter()
-        futures = [self.pool.submit(_work, batches[i::n], flops[i::n], seconds) for i in range(n)]
-        results = [future.result(timeout=seconds + 600) for future in futures]
-        foreign = meter.foreign_cores()
-        wall = max(end for _, end, _, _ in results) - min(start for start, _, _, _ in results)
-        return sum(r[2] for r in results) / wall, sum(r[3] for r in results) / wall, foreign
+        started = time.perf_counter()
+        texts = sum(self.pool.map(_classify, batches, timeout=900))
+        wall = time.perf_counter() - started
+        return texts / wall, sum(flops) / wall, meter.foreign_cores()
 
     def measure(
-        self, workload: Workload, text_flops: Sequence[float], batch: int, order: str, seconds: float, repeats: int
+        self, workload: Workload, text_flops: Sequence[float], batch: int, order: str, sample: int, repeats: int
     ) -> CeilingPoint:
-        batches, flops = make_batches(workload, text_flops, batch, order)
-        runs = [self.run_once(batches, flops, seconds) for _ in range(repeats)]
+        batches, flops = make_batches(workload, text_flops, batch, order, sample)
+        runs = [self.run_once(batches, flops) for _ in range(repeats)]
         return CeilingPoint(
             workload.name,
             self.precision,
@@ -122,21 +122,21 @@ class CeilingPool:
             median([r[1] for r in runs]),
             repeats,
             median([r[2] for r in runs]),
+            sum(len(b) for b in batches),
         )
 
 
 def make_batches(
-    workload: Workload, text_flops: Sequence[float], batch: int, order: str, seed: int = 0
+    workload: Workload, text_flops: Sequence[float], batch: int, order: str, sample: int | None = None
 ) -> tuple[list[list[str]], list[float]]:
-    """The workload cut into `batch`-text calls, in arrival order or length-sorted (batches shuffled)."""
+    """The first `sample` texts of the workload (all by default) cut into `batch`-text calls, in arrival
+    order or sorted by length (longest first, so the slowest calls do not trail at the end of a run)."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
-    indices = list(range(len(workload.texts)))
+    indices = list(range(min(sample or len(workload.texts), len(workload.texts))))
     if order == "sorted":
-        indices.sort(key=lambda i: workload.tokens[i] if workload.tokens else len(workload.texts[i]))
+        indices.sort(key=lambda i: -(workload.tokens[i] if workload.tokens else len(workload.texts[i])))
     groups = [indices[start : start + batch] for start in range(0, len(indices), batch)]
-    if order == "sorted":
-        random.Random(seed).shuffle(groups)  # noqa: S311 - seeded, not crypto
     batches = [[workload.texts[i] for i in group] for group in groups]
     flops = [sum(text_flops[i] for i in group) if text_flops else 0.0 for group in groups]
     return batches, flops

@@ -11,8 +11,7 @@ from collections import Counter
 import pytest
 
 from bench.__main__ import (
-    CANDIDATE,
-    PER_CORE_BATCH_SIZE,
+    ONE_WORKER_BATCH_SIZE,
     Plan,
     _rotate,
     _worker_facts,
@@ -118,8 +117,12 @@ def test_make_batches_covers_every_text_once_in_either_order():
     assert arrival_flops == [6.0, 22.0, 17.0]
     ordered, ordered_flops = make_batches(workload, flops, 4, "sorted")
     assert sorted(text for batch in ordered for text in batch) == sorted(workload.texts)
-    assert {"t9", "t8", "t7", "t6"} in [set(batch) for batch in ordered]  # the shortest four together
+    assert ordered[0] == ["t0", "t1", "t2", "t3"]  # the longest first: the slowest calls start first
+    assert set(ordered[-1]) == {"t8", "t9"}  # the shortest together
     assert sum(ordered_flops) == sum(flops)
+    sample, sample_flops = make_batches(workload, flops, 4, "sorted", sample=6)
+    assert sorted(text for batch in sample for text in batch) == [f"t{i}" for i in range(6)]
+    assert sum(sample_flops) == sum(flops[:6])
     with pytest.raises(ValueError, match="order"):
         make_batches(workload, flops, 4, "random")
 
@@ -214,11 +217,10 @@ def test_archive_variants_change_only_their_keys():
     assert configs["shipped"] == shipped
     assert configs["ts-defaults"]["batchSize"] == 1
     assert configs["ts-defaults"]["handler"] == {"precision": "auto", "torch_threads": 2}
-    assert configs["per-core"]["minWorkers"] == 2
-    assert configs["per-core"]["maxBatchDelay"] == 5
-    assert configs["per-core"]["batchSize"] == PER_CORE_BATCH_SIZE
-    assert configs["per-core"]["handler"] == {"precision": "auto", "torch_threads": 0} | CANDIDATE
-    assert configs["tuned"] == shipped | {"handler": {"precision": "auto"} | CANDIDATE}
+    one = configs["one-worker"]
+    assert (one["minWorkers"], one["maxWorkers"], one["batchSize"]) == (1, 1, ONE_WORKER_BATCH_SIZE)
+    assert one["maxBatchDelay"] == 5
+    assert one["handler"] == {"precision": "auto", "torch_threads": 0}
     assert shipped["handler"] == {"precision": "auto"}  # not mutated
 
 
@@ -226,9 +228,12 @@ def test_variant_catalog_and_selection():
     plan = Plan()
     chosen = variants(plan, bf16=False, cores=2)
     assert "bf16" not in [v.name for v in chosen]  # no native bf16: no bf16 variants
-    assert [v.name for v in variants(plan, True, 2, ["tuned-bf16", "fp32"])] == ["tuned-bf16", "fp32"]
+    assert [v.name for v in variants(plan, True, 2, ["bf16", "fp32"])] == ["bf16", "fp32"]
     defaults = catalog(2, plan)["ts-defaults"]
     assert defaults.workloads == ("short", "mixed")
+    assert defaults.torchserve_jvm
+    assert catalog(2, plan)["ts-jvm-fp32"].torchserve_jvm
+    assert not catalog(2, plan)["fp32"].torchserve_jvm
     assert max(defaults.concurrencies) == plan.headline_concurrency
     with pytest.raises(SystemExit, match="unknown variant"):
         variants(plan, True, 2, ["nope"])
@@ -274,7 +279,7 @@ def results() -> dict:
         "started": "2026-01-01T00:00:00+00:00",
         "duration_seconds": 480.0,
         "quick": False,
-        "plan": {"load_seconds": 1.5, "repeats": 3, "load_max_requests": 3000, "ceiling_seconds": 1.0},
+        "plan": {"load_seconds": 1.5, "repeats": 3, "load_max_requests": 3000, "ceiling_samples": [["short", 960]]},
         "machine": {"cpu": "Test CPU", "usable_cores": 2, "native_bf16": True, "avx512_bf16": True},
         "peaks": {"fp32": 1e11, "bf16": 2e11, "size": 2048, "threads": 2},
         "model": {"shipped_config": {"batchSize": 16, "maxBatchDelay": 5}, "settings": {}},
