@@ -72,7 +72,7 @@ class Plan:
     sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
     sweep_workloads: tuple[str, ...] = ("short", "mixed")
-    sweep_concurrencies: tuple[int, ...] = (16, 64)
+    sweep_concurrencies: tuple[int, ...] = (4, 16, 64)
     sweep_on: tuple[str, ...] = ("bf16", "fp32")
     """The sweep runs on the first of these variants that is measured."""
     sweep_repeats: int = 2
@@ -410,8 +410,9 @@ def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
     every = [
         Variant("fp32", "shipped config, precision fp32", "shipped", fp32),
         Variant("bf16", "shipped config, precision bf16", "shipped", bf16, needs_bf16=True),
+        # Every concurrency: one multi-threaded worker uses all cores for a lone request, so it wins at low load.
         Variant("1x2-fp32", f"1 worker × {cores} torch threads, batchSize {ONE_WORKER_BATCH_SIZE}, fp32",
-                "one-worker", fp32, **partial),
+                "one-worker", fp32, workloads=plan.sweep_workloads),
         Variant("ts-jvm-fp32", "shipped config, fp32, with TorchServe's own JVM settings and log4j2.xml",
                 "shipped", fp32, torchserve_jvm=True, **partial),
         # Oversubscribed, so slow: skip the long texts and the deepest queue to keep the run bounded.
