@@ -38,7 +38,7 @@ def test_registering_from_a_url_is_refused_even_a_local_file_outside_the_store(s
     outside = archive(tiny_bert_dir, tmp_path, "outside")  # a valid archive, just not in the model store
     url = "http://127.0.0.1:9/outside.mar" if where == "http" else outside.as_uri()
     response = requests.post(f"{server.management_url}/models", params={"url": url}, timeout=30)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 404, response.text  # TorchServe's ModelNotFoundException
     assert "does not match any allowed url" in response.json()["message"].lower()
     names = [m["modelName"] for m in requests.get(f"{server.management_url}/models", timeout=10).json()["models"]]
     assert "outside" not in names
