@@ -334,11 +334,18 @@ def test_charset_whose_decoder_fails_is_a_400_not_a_crash():
 
 
 def test_malformed_json_names_the_position_not_the_content():
-    with pytest.raises(InvalidInput, match=r"malformed JSON: .* line 1 column \d+") as raised:
+    with pytest.raises(InvalidInput, match=r"malformed JSON: .* \(line 1 column \d+\)") as raised:
         decode(b'{"text": "secret content", }')
 
     assert "secret" not in raised.value.message
     assert raised.value.status == 400
+
+
+def test_malformed_json_message_reads_well_when_the_parser_message_ends_in_at():
+    with pytest.raises(InvalidInput) as raised:
+        decode(b'{"data": ["unterminated')
+
+    assert raised.value.message == "malformed JSON: Unterminated string starting at (line 1 column 11)"
 
 
 def test_json_nested_too_deeply_is_a_400():

@@ -24,7 +24,7 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidInput(f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise InvalidInput(f"malformed JSON: {error.msg} (line {error.lineno} column {error.colno})") from None
     except ValueError:  # an integer literal over sys.get_int_max_str_digits() digits
         raise InvalidInput("malformed JSON: a number is too long") from None
     except RecursionError:
