@@ -24,6 +24,8 @@ import requests
 DEFAULT_MANAGEMENT = "http://127.0.0.1:8081"
 DEFAULT_INFERENCE = "http://127.0.0.1:8080"
 WARM_UP = {"text": "Shares rose after the company reported higher profits."}
+KEY_RETRY_SECONDS = 5.0
+"""How long `wait-ready` tries with the keys it read before it reads key_file.json again."""
 
 
 class ManagementError(RuntimeError):
@@ -197,6 +199,30 @@ def _registered(answer: dict) -> tuple[str, str]:
     return match["model"], match["version"]
 
 
+def wait_ready_reading_keys(args: argparse.Namespace) -> tuple[ManagementClient, float]:
+    """`wait_ready` for the CLI, re-reading the key file between short tries: with token authorization on,
+    TorchServe writes new keys to key_file.json a moment after `torchserve --start` returns (a file left by an
+    earlier start holds old keys)."""
+    started = time.monotonic()
+    while True:
+        management_key, inference_key = read_keys(args.key_file)
+        client = ManagementClient(args.management, token=management_key)
+        left = args.timeout - (time.monotonic() - started)
+        try:
+            wait_ready(
+                client,
+                args.model,
+                inference_url=args.inference,
+                inference_token=inference_key,
+                timeout=max(0.0, min(KEY_RETRY_SECONDS, left)),
+                version=args.version,
+            )
+            return client, time.monotonic() - started
+        except TimeoutError as error:
+            if left <= KEY_RETRY_SECONDS:
+                raise TimeoutError(f"not ready after {args.timeout:.0f}s; last try: {error}") from None
+
+
 def read_keys(key_file: str | None) -> tuple[str | None, str | None]:
     """(management key, inference key) from TorchServe's key_file.json when token authorization is on."""
     if not key_file or not Path(key_file).is_file():
@@ -269,18 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> object:
-    management_key, inference_key = read_keys(args.key_file)
-    client = ManagementClient(args.management, token=management_key)
     if args.command == "wait-ready":
-        seconds = wait_ready(
-            client,
-            args.model,
-            inference_url=args.inference,
-            inference_token=inference_key,
-            timeout=args.timeout,
-            version=args.version,
-        )
+        client, seconds = wait_ready_reading_keys(args)
         return startup_summary(client, args, seconds)
+    management_key, _ = read_keys(args.key_file)
+    client = ManagementClient(args.management, token=management_key)
     if args.command == "rollout":
         rollout(
             client,

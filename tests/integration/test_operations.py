@@ -12,6 +12,7 @@ import requests
 
 from tests.integration.conftest import ROOT, archive
 from tools.manage import ManagementClient, rollout, wait_ready
+from tools.manage import main as manage_main
 from tools.server import LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration
@@ -117,16 +118,21 @@ def test_the_frontend_logs_each_request_once_without_torchserves_per_request_deb
     assert sum('"POST /predictions/tiny' in line for line in new_ts) == 10  # the access line, once each
 
 
-def test_with_token_auth_on_requests_without_the_key_are_refused(model_store):
-    # start_server's readiness check has no key, so start by hand and wait with the keys TorchServe wrote.
+def test_with_token_auth_on_requests_without_the_key_are_refused(model_store, capsys):
+    # As `make serve AUTH=on` does: `wait-ready` starts before TorchServe has written its key file, and an old
+    # file with stale keys is lying there.
     server = LocalTorchServe(model_store=model_store, extra_config={"disable_token_authorization": "false"})
+    key_file = server.workdir / "key_file.json"
+    stale = {"management": {"key": "old"}, "inference": {"key": "old"}, "API": {"key": "old"}}
+    key_file.write_text(json.dumps(stale))
     server.start("tiny=tiny.mar")
     try:
-        key_file = server.workdir / "key_file.json"
-        keys = json.loads(wait_for(lambda: key_file.is_file() and key_file.read_text(), 120, "key_file.json"))
+        urls = ["--management", server.management_url, "--inference", server.inference_url]
+        assert manage_main([*urls, "--key-file", str(key_file), "wait-ready", "tiny", "--timeout", "240"]) == 0
+        assert json.loads(capsys.readouterr().out)["token_auth"] is True
+        keys = json.loads(key_file.read_text())
         management, inference = keys["management"]["key"], keys["inference"]["key"]
         client = ManagementClient(server.management_url, token=management)
-        wait_ready(client, "tiny", inference_url=server.inference_url, inference_token=inference, timeout=240)
         url = f"{server.inference_url}/predictions/tiny"
         refused = requests.post(url, json={"text": "x"}, timeout=30)
         wrong = requests.post(url, json={"text": "x"}, headers={"Authorization": "Bearer nope"}, timeout=30)
