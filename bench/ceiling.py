@@ -48,8 +48,6 @@ class CeilingPoint:
     runs: int
     foreign_cores: float = 0.0
     """Median cores other processes kept busy during the runs (a shared machine disturbs the numbers)."""
-    texts: int = 0
-    """Texts classified per run (the sample)."""
 
 
 def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
@@ -122,7 +120,6 @@ class CeilingPool:
             median([r[1] for r in runs]),
             repeats,
             median([r[2] for r in runs]),
-            sum(len(b) for b in batches),
         )
 
 
