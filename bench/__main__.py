@@ -68,7 +68,7 @@ class Plan:
     ceiling_repeats: int = 2
     accuracy_limit: int | None = None
     peak_seconds: float = 1.5
-    variants: tuple[str, ...] = ("fp32", "bf16", "1x2-fp32", "ts-jvm-fp32", "ts-defaults")
+    variants: tuple[str, ...] = ("fp32", "bf16", "1x2-fp32", "padded-fp32", "ts-jvm-fp32", "ts-defaults")
     sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
     sweep_workloads: tuple[str, ...] = ("short", "mixed")
@@ -413,6 +413,8 @@ def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
         # Every concurrency: one multi-threaded worker uses all cores for a lone request, so it wins at low load.
         Variant("1x2-fp32", f"1 worker × {cores} torch threads, batchSize {ONE_WORKER_BATCH_SIZE}, fp32",
                 "one-worker", fp32, workloads=plan.sweep_workloads),
+        Variant("padded-fp32", "shipped config, fp32, token packing off (each micro-batch padded to its longest)",
+                "shipped", fp32 | {"BERT_CLASSIFIER_PACKING": "off"}, **partial),
         Variant("ts-jvm-fp32", "shipped config, fp32, with TorchServe's own JVM settings and log4j2.xml",
                 "shipped", fp32, torchserve_jvm=True, **partial),
         # Oversubscribed, so slow: skip the long texts and the deepest queue to keep the run bounded.

@@ -175,7 +175,7 @@ def _machine(results: dict) -> list[str]:
             f"{config.get('batchSize', '?')}, maxBatchDelay {config.get('maxBatchDelay', '?')} ms, "
             f"max_length {settings.get('max_length', '?')}, token_budget {settings.get('token_budget', '?')}, "
             f"precision {settings.get('precision', '?')} (here: {model.get('auto_dtype', '?')}), "
-            f"torch_threads {settings.get('torch_threads', '?')}",
+            f"torch_threads {settings.get('torch_threads', '?')}, packing {settings.get('packing', 'auto')}",
         ),
     ]
     return ["## Machine and model", "", *table(("", ""), rows)]

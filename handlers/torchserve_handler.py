@@ -36,12 +36,13 @@ class BertClassifierHandler(BaseHandler):
         self.service.warm_up()
         self.initialized = True
         log.info(
-            "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d settings=%s",
+            "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d forward=%s settings=%s",
             properties["model_dir"],
             device,
             ",".join(self.service.classifier.labels),
             str(self.service.classifier.dtype).removeprefix("torch."),
             torch.get_num_threads(),
+            self.service.classifier.forward_kind,
             settings,
         )
 

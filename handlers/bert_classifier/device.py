@@ -35,6 +35,13 @@ def select_dtype(device: torch.device, precision: str) -> torch.dtype:
     return torch.float32
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` on `device`; to a GPU through pinned host memory, so the copy does not block the host."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
 def cpu_supports_bf16() -> bool:
     """True when oneDNN reports native bf16 (AVX512-BF16 or AMX) on this CPU."""
     try:

@@ -12,11 +12,16 @@ import torch
 
 from .artifacts import validate_artifacts
 from .batching import plan_micro_batches, split_into_windows
-from .device import select_dtype
+from .device import select_dtype, to_device
+from .packed import PackedBert, packing_unsupported
 from .results import TextScores
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+MAX_PACKED_TOKENS = 16384
+"""Tokens per packed forward: beyond a few hundred the cost per token is flat, and this bounds the activations
+(about 16384 x intermediate_size floats) when a batch holds many long texts."""
 
 
 @dataclass
@@ -26,8 +31,10 @@ class BatchStats:
     texts: int = 0
     segments: int = 0
     micro_batches: int = 0
+    """Length groups: micro-batches of the padded forward, attention groups of the packed one."""
     real_tokens: int = 0
     padded_tokens: int = 0
+    """Tokens the matrix multiplies ran on: real tokens plus padding (equal to `real_tokens` when packed)."""
     truncated: int = 0
     tokenize_seconds: float = 0.0
     model_seconds: float = 0.0
@@ -61,6 +68,21 @@ class TextClassifier:
             self.model.to(self.dtype)
         self._cls, self._sep = tokenizer.cls_token_id, tokenizer.sep_token_id
         self._pad = tokenizer.pad_token_id or 0
+        self.packed = self._packed_forward(settings.packing)
+
+    def _packed_forward(self, packing: str) -> PackedBert | None:
+        if packing == "off":
+            return None
+        reason = packing_unsupported(self.model)
+        if reason:
+            log.info("token packing off: %s; every micro-batch is padded to its longest text", reason)
+            return None
+        return PackedBert(self.model)
+
+    @property
+    def forward_kind(self) -> str:
+        """`packed` (no pad token in any matmul) or `padded` (each micro-batch padded to its longest text)."""
+        return "packed" if self.packed else "padded"
 
     @classmethod
     def load(cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu") -> TextClassifier:
@@ -115,42 +137,62 @@ class TextClassifier:
 
     def _score_segments(self, segments: list[_Segment], stats: BatchStats) -> list[torch.Tensor]:
         lengths = [len(segment.token_ids) for segment in segments]
+        plan = plan_micro_batches(lengths, self.settings.token_budget)
+        groups = [[segments[i].token_ids for i in group] for group in plan]
+        order = [i for group in plan for i in group]
+        stats.micro_batches = len(groups)
+        stats.real_tokens = sum(lengths)
+        stats.padded_tokens = stats.real_tokens if self.packed else sum(len(g) * len(g[0]) for g in groups)
         scores: list[torch.Tensor] = [torch.empty(0)] * len(segments)
-        for batch in plan_micro_batches(lengths, self.settings.token_budget):
-            rows = [segments[i].token_ids for i in batch]
-            stats.micro_batches += 1
-            stats.real_tokens += sum(len(row) for row in rows)
-            stats.padded_tokens += len(rows) * len(rows[0])
-            for i, row_scores in zip(batch, self._score_rows(rows), strict=True):
-                scores[i] = row_scores
+        for i, row_scores in zip(order, self._score_groups(groups), strict=True):
+            scores[i] = row_scores
         return scores
 
-    def _score_rows(self, rows: list[list[int]], retry_on_oom: bool = True) -> torch.Tensor:
-        """Scores for one micro-batch; on CUDA out-of-memory, split it in two and retry once."""
+    def _score_groups(self, groups: list[list[list[int]]], retry_on_oom: bool = True) -> torch.Tensor:
+        """Scores of every row of every group, in that order; on CUDA out-of-memory, split in two and retry once."""
         try:
-            return self._forward(rows)
+            return torch.cat([self._forward(chunk) for chunk in self._forward_chunks(groups)])
         except torch.cuda.OutOfMemoryError:
-            if not retry_on_oom or len(rows) < 2:
+            rows = sum(len(group) for group in groups)
+            if not retry_on_oom or rows < 2:
                 raise
-            log.warning("CUDA out of memory on a micro-batch of %d rows: splitting it once", len(rows))
+            log.warning("CUDA out of memory on %d rows: splitting them once", rows)
             torch.cuda.empty_cache()
-            half = len(rows) // 2
-            return torch.cat([self._score_rows(rows[:half], False), self._score_rows(rows[half:], False)])
+            first, second = _halves(groups)
+            return torch.cat([self._score_groups(first, False), self._score_groups(second, False)])
 
-    def _forward(self, rows: list[list[int]]) -> torch.Tensor:
+    def _forward_chunks(self, groups: list[list[list[int]]]) -> list[list[list[list[int]]]]:
+        """Packed: groups together up to `MAX_PACKED_TOKENS` per forward; padded: one forward per group."""
+        if not self.packed:
+            return [[group] for group in groups]
+        chunks: list[list[list[list[int]]]] = []
+        tokens = 0
+        for group in groups:
+            size = sum(len(row) for row in group)
+            if not chunks or tokens + size > MAX_PACKED_TOKENS:
+                chunks.append([])
+                tokens = 0
+            chunks[-1].append(group)
+            tokens += size
+        return chunks
+
+    def _forward(self, groups: list[list[list[int]]]) -> torch.Tensor:
+        """Probabilities (fp32, on the CPU) of every row of `groups`, in that order."""
+        with torch.inference_mode():
+            logits = self.packed.logits(groups) if self.packed else self._padded_logits(groups[0])
+        logits = logits.float()
+        scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+        return scores.cpu()
+
+    def _padded_logits(self, rows: list[list[int]]) -> torch.Tensor:
         longest = len(rows[0])
         input_ids = torch.full((len(rows), longest), self._pad, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for r, row in enumerate(rows):
             input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention_mask[r, : len(row)] = 1
-        if self.device.type == "cuda":  # pinned host memory makes the copy asynchronous
-            input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
-            attention_mask = attention_mask.pin_memory().to(self.device, non_blocking=True)
-        with torch.inference_mode():
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
-        scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
-        return scores.cpu()
+        input_ids, attention_mask = to_device(input_ids, self.device), to_device(attention_mask, self.device)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
     def _per_text(
         self, segments: list[_Segment], scores: list[torch.Tensor], truncated: list[bool]
@@ -162,6 +204,14 @@ class TextClassifier:
         return [
             TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated[i]) for i in range(len(truncated))
         ]
+
+
+def _halves(groups: list[list[list[int]]]) -> tuple[list, list]:
+    """Two halves of the rows of `groups` (each keeping its groups), for the out-of-memory retry."""
+    if len(groups) > 1:
+        return groups[: len(groups) // 2], groups[len(groups) // 2 :]
+    rows = groups[0]
+    return [rows[: len(rows) // 2]], [rows[len(rows) // 2 :]]
 
 
 def _covered(total: int, room: int, overlap: int, windows: int) -> int:

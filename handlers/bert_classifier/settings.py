@@ -16,6 +16,7 @@ from .errors import InvalidSetting
 ENV_PREFIX = "BERT_CLASSIFIER_"
 LONG_TEXT_MODES = ("truncate", "window")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PACKINGS = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,8 @@ class Settings:
     max_length: int = 256
     """Tokens per text (or per window), special tokens included; longer texts are truncated or windowed."""
     token_budget: int = 512
-    """Padded tokens per micro-batch: texts are sorted by length and packed up to this many tokens (512 measured
-    best on 2 CPU cores: `make bench`)."""
+    """Padded tokens per micro-batch: texts are sorted by length and grouped up to this many tokens (512 measured
+    best on 2 CPU cores: `make bench`). With token packing a micro-batch is an attention group."""
     max_texts_per_request: int = 64
     """More texts than this in one request is a 413."""
     max_request_bytes: int = 6 * 1024 * 1024
@@ -47,6 +48,9 @@ class Settings:
     `bf16` or `fp16`."""
     torch_threads: int = 0
     """Torch intra-op threads per worker; 0 derives it from the usable cores and the number of workers."""
+    packing: str = "auto"
+    """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
+    multiply (attention still runs per micro-batch); other architectures run padded. `off`: always padded."""
 
     def __post_init__(self) -> None:
         _require(self.max_length >= 8, "max_length must be at least 8")
@@ -63,6 +67,7 @@ class Settings:
         _require(0.0 < self.multi_label_threshold < 1.0, "multi_label_threshold must be in (0, 1)")
         _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
+        _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
 
 
 def read_settings(handler_settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:

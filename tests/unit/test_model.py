@@ -121,14 +121,15 @@ def test_results_follow_input_order_across_very_different_lengths(sharp):
     assert len({tuple(round(s, 3) for s in result.scores) for result in alone}) == len(texts)
 
 
-def test_batched_scores_do_not_depend_on_padding(sharp):
-    classifier = sharp
-    short, long = words(60, start=7), words(100)  # within 2x, so they share a padded micro-batch
+@pytest.mark.parametrize("packing", ["auto", "off"])
+def test_batched_scores_do_not_depend_on_padding(sharp, packing):
+    classifier = variant(sharp, packing=packing)
+    short, long = words(60, start=7), words(100)  # within 2x, so they share a micro-batch
 
-    with_padding, stats = classifier.classify([short, long])
+    together, stats = classifier.classify([short, long])
 
-    assert stats.padded_tokens > stats.real_tokens
-    assert with_padding[0].scores == pytest.approx(classifier.classify([short])[0][0].scores, abs=1e-5)
+    assert stats.micro_batches == 1
+    assert together[0].scores == pytest.approx(classifier.classify([short])[0][0].scores, abs=1e-5)
 
 
 @pytest.mark.parametrize(("tokens", "truncated"), [(1, False), (13, False), (14, False), (15, True), (80, True)])
@@ -208,6 +209,7 @@ def test_window_mode_short_text_matches_truncate_mode(sharp):
 
 
 def test_padding_stats_count_pad_tokens(classifier):
+    classifier = variant(classifier, packing="off")  # padded: pad tokens reach the matmuls
     _, stats = classifier.classify([words(20), words(30)])
 
     assert stats.micro_batches == 1
@@ -218,6 +220,7 @@ def test_padding_stats_count_pad_tokens(classifier):
 
 
 def test_a_much_shorter_text_gets_its_own_micro_batch_instead_of_padding(classifier):
+    classifier = variant(classifier, packing="off")  # padded: pad tokens reach the matmuls
     _, stats = classifier.classify(["short", words(30)])
 
     assert stats.micro_batches == 2
@@ -225,6 +228,7 @@ def test_a_much_shorter_text_gets_its_own_micro_batch_instead_of_padding(classif
 
 
 def test_no_padding_when_all_lengths_are_equal(classifier):
+    classifier = variant(classifier, packing="off")  # padded: pad tokens reach the matmuls
     _, stats = classifier.classify([words(12, start) for start in range(5)])
 
     assert stats.padded_tokens == stats.real_tokens == 5 * 14
@@ -232,7 +236,7 @@ def test_no_padding_when_all_lengths_are_equal(classifier):
 
 
 def test_token_budget_splits_micro_batches(classifier):
-    local = variant(classifier, max_length=16, window_stride=4, token_budget=32)
+    local = variant(classifier, max_length=16, window_stride=4, token_budget=32, packing="off")
 
     _, stats = local.classify([words(14, start) for start in range(4)])
 
@@ -282,28 +286,37 @@ def test_scores_differ_from_a_forward_pass_without_special_tokens(sharp, plain_t
     assert max(abs(a - b) for a, b in zip(ours.scores, without_special, strict=True)) > 1e-3
 
 
-def test_cuda_out_of_memory_splits_the_micro_batch_once_with_the_same_results(sharp, monkeypatch):
-    texts = [words(5 + i, start=i) for i in range(6)]
-    expected, _ = sharp.classify(texts)
-    real_forward = sharp._forward
+SIMILAR = [words(5 + i, start=i) for i in range(6)]  # one micro-batch
+DIFFERENT = ["short", words(40), words(41, 2)]  # two micro-batches, one packed forward
+
+
+@pytest.mark.parametrize(
+    ("packing", "texts", "sizes"),
+    [("off", SIMILAR, [6, 3, 3]), ("auto", SIMILAR, [6, 3, 3]), ("auto", DIFFERENT, [3, 2, 1])],
+)
+def test_cuda_out_of_memory_splits_the_rows_once_with_the_same_results(sharp, monkeypatch, packing, texts, sizes):
+    classifier = variant(sharp, packing=packing)
+    expected, _ = classifier.classify(texts)
+    real_forward = classifier._forward
     seen_sizes = []
 
-    def forward_that_runs_out_of_memory_on_big_batches(rows):
-        seen_sizes.append(len(rows))
-        if len(rows) > 3:
+    def forward_that_runs_out_of_memory_on_big_batches(groups):
+        rows = sum(len(group) for group in groups)
+        seen_sizes.append(rows)
+        if rows > len(texts) // 2 + 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(rows)
+        return real_forward(groups)
 
-    monkeypatch.setattr(sharp, "_forward", forward_that_runs_out_of_memory_on_big_batches)
+    monkeypatch.setattr(classifier, "_forward", forward_that_runs_out_of_memory_on_big_batches)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
-    results, _ = sharp.classify(texts)
-    assert seen_sizes == [6, 3, 3]
+    results, _ = classifier.classify(texts)
+    assert seen_sizes == sizes
     for got, want in zip(results, expected, strict=True):
         assert got.scores == pytest.approx(want.scores, abs=1e-6)
 
 
 def test_cuda_out_of_memory_is_raised_when_the_halves_do_not_fit_either(sharp, monkeypatch):
-    def always_out_of_memory(rows):
+    def always_out_of_memory(groups):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
     monkeypatch.setattr(sharp, "_forward", always_out_of_memory)

@@ -167,6 +167,7 @@ def test_a_short_max_length_alone_is_accepted_in_truncate_mode():
         ({"multi_label_threshold": 1.0}, "multi_label_threshold"),
         ({"multi_label_threshold": float("nan")}, "multi_label_threshold"),
         ({"precision": "fp8"}, "precision"),
+        ({"packing": "on"}, "packing"),
         ({"torch_threads": -1}, "torch_threads"),
     ],
 )
