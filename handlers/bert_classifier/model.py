@@ -148,18 +148,22 @@ class TextClassifier:
             scores[i] = row_scores
         return scores
 
-    def _score_groups(self, groups: list[list[list[int]]], retry_on_oom: bool = True) -> torch.Tensor:
-        """Scores of every row of every group, in that order; on CUDA out-of-memory, split in two and retry once."""
+    def _score_groups(self, groups: list[list[list[int]]]) -> torch.Tensor:
+        """Scores of every row of every group, in that order."""
+        return torch.cat([self._score_chunk(chunk) for chunk in self._forward_chunks(groups)])
+
+    def _score_chunk(self, chunk: list[list[list[int]]], retry_on_oom: bool = True) -> torch.Tensor:
+        """Scores of one forward's rows; on CUDA out-of-memory, split them in two and retry once."""
         try:
-            return torch.cat([self._forward(chunk) for chunk in self._forward_chunks(groups)])
+            return self._forward(chunk)
         except torch.cuda.OutOfMemoryError:
-            rows = sum(len(group) for group in groups)
+            rows = sum(len(group) for group in chunk)
             if not retry_on_oom or rows < 2:
                 raise
             log.warning("CUDA out of memory on %d rows: splitting them once", rows)
             torch.cuda.empty_cache()
-            first, second = _halves(groups)
-            return torch.cat([self._score_groups(first, False), self._score_groups(second, False)])
+            first, second = _halves(chunk)
+            return torch.cat([self._score_chunk(first, False), self._score_chunk(second, False)])
 
     def _forward_chunks(self, groups: list[list[list[int]]]) -> list[list[list[list[int]]]]:
         """Packed: groups together up to `MAX_PACKED_TOKENS` per forward; padded: one forward per group."""
