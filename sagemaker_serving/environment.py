@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bert_classifier.settings import Settings
+
+LOOPBACK = "127.0.0.1"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - SageMaker reaches the container from outside: it must listen on all
 DEFAULT_PORT = 8080
 DEFAULT_INTERNAL_PORTS = (8081, 8082, 7070, 7071)
 MIB = 1024 * 1024
-DEFAULT_PAYLOAD_MB = 6
+DEFAULT_PAYLOAD_MB = Settings.max_request_bytes // MIB  # the handler's limit (6 MiB) unless SageMaker sets one
 MAX_PAYLOAD_MB = 1024
 
 
@@ -57,6 +60,15 @@ class ServeConfig:
     @property
     def log_dir(self) -> Path:
         return self.work_dir / "logs"
+
+    @property
+    def activity_dir(self) -> Path:
+        """Where workers mark themselves busy (`bert_classifier.activity`), for the drain on SIGTERM."""
+        return self.work_dir / "activity"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.internal_ports[0]}"
 
     def model_settings(self) -> dict[str, int]:
         """The per-model TorchServe settings the environment sets; they override the archive's own."""

@@ -40,7 +40,7 @@ def prepare_model(config: ServeConfig) -> Path:
     `InvalidArtifacts` when the model is unusable, `subprocess.CalledProcessError` when the archiver fails.
     """
     shutil.rmtree(config.model_store, ignore_errors=True)
-    for folder in (config.model_store, config.tmp_dir, config.log_dir):
+    for folder in (config.model_store, config.tmp_dir, config.log_dir, config.activity_dir):
         folder.mkdir(parents=True, exist_ok=True)
     if not config.model_dir.is_dir():
         raise ConfigError(f"{config.model_dir} does not exist: SageMaker puts the model there")

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from sagemaker_serving.environment import ServeConfig
+from bert_classifier.activity import ACTIVITY_DIR_VARIABLE
+from sagemaker_serving.environment import LOOPBACK, ServeConfig
 from sagemaker_serving.model_store import MODEL_NAME
 
 # The image copies the repository's layout (docker/Dockerfile), so these sit next to this package.
@@ -18,7 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 METRICS_CONFIG = ROOT / "metrics.yaml"
 LOG_CONFIG = ROOT / "log4j2.xml"
 TS_CONFIG = ROOT / "config.properties"
-LOOPBACK = "127.0.0.1"
 # A short input line can become a longer result line (label, id, score): let responses be larger than requests.
 RESPONSE_SIZE_FACTOR = 8
 JAVA_INT_MAX = 2**31 - 1
@@ -82,6 +82,7 @@ def torchserve_environment(config: ServeConfig, inherited: Mapping[str, str]) ->
         "TEMP": str(config.tmp_dir),
         "LOG_LOCATION": str(config.log_dir),
         "METRICS_LOCATION": str(config.log_dir),
+        ACTIVITY_DIR_VARIABLE: str(config.activity_dir),  # the drain on SIGTERM watches it
     }
     # The handler's own body limit follows SAGEMAKER_MAX_PAYLOAD_IN_MB unless set explicitly.
     env.setdefault("BERT_CLASSIFIER_MAX_REQUEST_BYTES", str(config.max_request_bytes))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import NotAcceptable
+from ..errors import NotAcceptable, quote_name
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -58,7 +58,7 @@ def choose_response_format(accept: str | None, request_format: str) -> str:
                     return option
         elif candidate in RESPONSE_ALIASES:
             return RESPONSE_ALIASES[candidate]
-    raise NotAcceptable(f"cannot produce any of Accept: {accept[:200]}; available: {', '.join(RESPONSE_TYPES)}")
+    raise NotAcceptable(f"cannot produce any of Accept: {quote_name(accept)}; available: {', '.join(RESPONSE_TYPES)}")
 
 
 def _accepted_in_preference_order(accept: str) -> tuple[list[str], set[str]]:
