@@ -158,7 +158,7 @@ bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke
 # --- scaling out: KServe bundle and manifests, SageMaker deployment (README "Scaling out") ------------------------
 KSERVE_BUNDLE ?= build/kserve
 KSERVE_VENV   := build/kserve-venv
-.PHONY: kserve-bundle kserve-validate sagemaker-templates
+.PHONY: kserve-bundle kserve-validate sagemaker-templates sagemaker-mme-artifact
 
 kserve-bundle: setup $(MODEL_DIR)/model.safetensors ## write build/kserve (config/ + model-store/) and deploy/kserve/*.yaml
 	$(BIN)/python -m tools.kserve_bundle --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
@@ -173,6 +173,10 @@ $(KSERVE_VENV)/.installed: tools/kserve-validate-requirements.txt
 
 kserve-validate: $(KSERVE_VENV)/.installed ## load deploy/kserve/*.yaml into the kserve SDK's model classes (own venv, ~2 min once)
 	$(KSERVE_VENV)/bin/python tools/kserve_validate.py deploy/kserve/*.yaml
+
+sagemaker-mme-artifact: setup ## one model's tarball for a multi-model endpoint: build/mme/MODEL_NAME.tar.gz (an unpacked .mar)
+	$(BIN)/python -m tools.sagemaker_mme_artifact --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
+	  --config-file $(MODEL_CONFIG) --output build/mme/$(MODEL_NAME).tar.gz
 
 sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/bench.md
 	$(BIN)/python -m tools.sagemaker_deploy.cloudformation --output deploy/sagemaker
