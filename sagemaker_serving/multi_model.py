@@ -1,13 +1,14 @@
 """SageMaker multi-model endpoints (`SAGEMAKER_MULTI_MODEL=true`): TorchServe 0.12 itself speaks the container
 contract once its management API shares the public port, so `serve` only configures it.
 
-Measured against the real TorchServe (tests/integration/test_sagemaker_multi_model.py):
+Against the real TorchServe (tests/integration/test_sagemaker_multi_model.py):
 - `POST /models` with the JSON body `{"model_name", "url"}`, `url` an extracted model folder under
   /opt/ml/models/...: TorchServe loads a folder holding an *unpacked* archive (MAR-INF/MANIFEST.json), or one
-  sub-folder holding it; 200 when loaded, 409 when the name is loaded already, 507 when a worker could not load
-  for lack of memory (a MemoryError, or the kernel killing the worker). So each model.tar.gz of an MME must be an
-  unpacked .mar: `make sagemaker-mme-artifact`. `make sagemaker-artifact`'s layout (save_pretrained files +
-  code/) has no handler TorchServe knows of and answers 500.
+  sub-folder holding it; 200 when loaded, 409 when the name is loaded already. So each model.tar.gz of an MME
+  must be an unpacked .mar: `make sagemaker-mme-artifact`. `make sagemaker-artifact`'s layout (save_pretrained
+  files + code/) has no handler TorchServe knows of and answers 500.
+- 507 when a worker cannot load for lack of memory: seen once by hand (not a test) with two probe archives whose
+  handler raised MemoryError or SIGKILLed its own worker (what the kernel's OOM killer does); both answered 507.
 - `GET /models` answers `{"models": [{"modelName", "modelUrl"}], "nextPageToken"}` with `limit` and
   `next_page_token`; `DELETE /models/<name>` 200, then 404; `POST /models/<name>/invoke` classifies (404 for a
   model not loaded). `/ping` and `/invocations` stay as they are.
