@@ -13,6 +13,7 @@ import copy
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -25,6 +26,7 @@ from tools.sagemaker_deploy.calls import ModelSpec, Scaling, TrafficShift
 
 pytestmark = pytest.mark.unit
 
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bert-classifier:cpu"
@@ -194,7 +196,7 @@ MODEL_ARGS = ["--endpoint", ENDPOINT, "--model-name", "bert-news-v1", "--image",
 def dry_run(*args: str) -> subprocess.CompletedProcess:
     """The CLI as a user runs it, with no AWS configuration at all."""
     env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
-    return subprocess.run([sys.executable, "-m", "tools.sagemaker_deploy", "--dry-run", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "tools.sagemaker_deploy", "--dry-run", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
 
 
