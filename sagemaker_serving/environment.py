@@ -44,6 +44,8 @@ class ServeConfig:
     response_timeout: int | None = None
     batch_size: int | None = None
     max_batch_delay_ms: int | None = None
+    multi_model: bool = False
+    """SAGEMAKER_MULTI_MODEL=true: a multi-model endpoint loads and unloads models itself (`multi_model.py`)."""
 
     @property
     def model_dir(self) -> Path:
@@ -97,6 +99,7 @@ def read_config(env: Mapping[str, str]) -> ServeConfig:
         response_timeout=_integer(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 1),
         batch_size=_integer(env, "SAGEMAKER_TS_BATCH_SIZE", 1),
         max_batch_delay_ms=_integer(env, "SAGEMAKER_TS_MAX_BATCH_DELAY", 0),
+        multi_model=_boolean(env, "SAGEMAKER_MULTI_MODEL"),
     )
 
 
@@ -104,6 +107,14 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
     """The variable with surrounding whitespace removed; None when unset or blank."""
     value = env.get(name, "").strip()
     return value or None
+
+
+def _boolean(env: Mapping[str, str], name: str) -> bool:
+    """`true` or `false` (any case); unset or blank is false."""
+    raw = (_text(env, name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+    return raw == "true"
 
 
 def _integer(env: Mapping[str, str], name: str, minimum: int, maximum: int | None = None) -> int | None:
