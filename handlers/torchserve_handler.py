@@ -13,6 +13,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from bert_classifier.activity import busy
 from bert_classifier.device import select_device, threads_per_worker
+from bert_classifier.explain import CUSTOM_ATTRIBUTES, custom_attributes_ask
 from bert_classifier.metrics import COUNTER, batch_metrics
 from bert_classifier.service import InferenceService, Request, Response, guarded
 from bert_classifier.settings import read_settings
@@ -88,7 +89,22 @@ def _request(row, context, index: int) -> Request:
         body = row["body"] if "body" in row else row["data"]
     else:
         body = _form_field(row)
-    return Request(body=body, content_type=headers.get("content-type"), accept=headers.get("accept"))
+    return Request(
+        body=body,
+        content_type=headers.get("content-type"),
+        accept=headers.get("accept"),
+        explain=_explanation_asked(context.get_all_request_header(index) or {}, headers),
+    )
+
+
+def _explanation_asked(properties: dict, headers: dict[str, str]) -> bool:
+    """TorchServe's frontend sets the `explain` property, exactly so named, to "True" on /explanations/<model>,
+    /v1/models/<model>:explain and /v2/models/<model>/explain and to "False" on their prediction routes, after the
+    client's headers (which cannot override it). On the routes where it sets none (SageMaker's /invocations), the
+    client asks with `explain=true` in X-Amzn-SageMaker-Custom-Attributes."""
+    if "explain" in properties:
+        return properties["explain"] == "True"
+    return custom_attributes_ask(headers.get(CUSTOM_ATTRIBUTES))
 
 
 def _headers(context, index: int) -> dict[str, str]:

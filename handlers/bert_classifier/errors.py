@@ -52,6 +52,12 @@ class UnsupportedMediaType(ServingError):
     status = 415
 
 
+class TooManyRequests(ServingError):
+    """The batch has no room left for this request's work (explanations); the client may retry."""
+
+    status = 429
+
+
 class InternalError(ServingError):
     """A fault on our side (never the client's input). The message never contains input text."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,7 +19,8 @@ from typing import Any, TypeVar
 
 from .codecs import ParsedRequest, choose_response_format, decode_request, encode_results
 from .codecs.negotiation import CSV, JSON, JSON_LINES
-from .errors import InternalError, PayloadTooLarge, ServingError
+from .errors import InternalError, InvalidInput, PayloadTooLarge, ServingError
+from .explain import Explainer, ExplanationBudget, explanation_format
 from .model import BatchStats, TextClassifier
 from .results import TextScores, format_result
 from .segments import EncodedTexts
@@ -39,6 +41,8 @@ class Request:
     body: Any
     content_type: str | None = None
     accept: str | None = None
+    explain: bool = False
+    """Whether the request asks for an explanation (which words made the label) rather than a prediction."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class BatchOutcome:
     responses: list[Response]
     stats: BatchStats
     errors: Counter = field(default_factory=Counter)
+    explained_texts: int = 0
+    explain_seconds: float = 0.0
 
 
 def error_response(error: BaseException) -> Response:
@@ -110,6 +116,7 @@ class InferenceService:
     def __init__(self, classifier: TextClassifier, settings: Settings) -> None:
         self.classifier = classifier
         self.settings = settings
+        self.explainer = Explainer(classifier, settings)
 
     @classmethod
     def load(cls, model_dir: str | Path, settings: Settings, device="cpu") -> InferenceService:
@@ -124,16 +131,36 @@ class InferenceService:
     def predict(self, parsed: ParsedRequest) -> list[dict]:
         """Result objects for one already decoded request (for front ends that decode and encode themselves).
         Raises the request's `ServingError` (a 413 over `max_tokens_per_request`) or the model's fault."""
-        scores, _ = self.classifier.score([self._encode(parsed)])
+        scores, _ = self.classifier.score([self._encode(_prediction(parsed))])
         return [self._result(text_scores, parsed) for text_scores in scores[0]]
+
+    def explain(self, parsed: ParsedRequest) -> list[dict]:
+        """Explanations for one already decoded request (the `predict` of explanations)."""
+        return self.explainer.explain(parsed, ExplanationBudget(self.settings.max_explained_texts_per_batch))
 
     def handle(self, request: Request) -> Response:
         """Answer a single request."""
         return self.handle_batch([request]).responses[0]
 
     def handle_batch(self, requests: Sequence[Request], log_batch: bool = True) -> BatchOutcome:
-        """Answer every request: each is decoded and tokenized on its own, the texts of all that succeeded are
-        classified together (sorted by length), and each gets its own answer or its own error."""
+        """Answer every request, each with its own answer or its own error: the predictions first, all
+        classified together, then the explanations (`Request.explain`), one by one within the batch's budget."""
+        outcome = self._predict_batch([request for request in requests if not request.explain])
+        asked = [request for request in requests if request.explain]
+        if asked:
+            started, budget = time.perf_counter(), ExplanationBudget(self.settings.max_explained_texts_per_batch)
+            explained = iter([guarded(self._explain, request, budget) for request in asked])
+            outcome.explain_seconds, outcome.explained_texts = time.perf_counter() - started, budget.used
+            predicted = iter(outcome.responses)
+            outcome.responses = [next(explained) if request.explain else next(predicted) for request in requests]
+            outcome.errors = Counter(response.error_type for response in outcome.responses if response.error_type)
+        if log_batch:
+            _log_batch(len(requests), outcome)
+        return outcome
+
+    def _predict_batch(self, requests: Sequence[Request]) -> BatchOutcome:
+        """Each request is decoded and tokenized on its own, the texts of all that succeeded are classified
+        together (sorted by length)."""
         prepared = [guarded(self._prepare, request) for request in requests]
         ready = [item for item in prepared if isinstance(item, _Prepared)]
         scores, stats = self._score(ready)
@@ -142,16 +169,22 @@ class InferenceService:
             item if isinstance(item, Response) else guarded(self._answer, item, next(answers)) for item in prepared
         ]
         errors = Counter(response.error_type for response in responses if response.error_type)
-        outcome = BatchOutcome(responses, stats, errors)
-        if log_batch:
-            _log_batch(len(requests), outcome)
-        return outcome
+        return BatchOutcome(responses, stats, errors)
 
     def _prepare(self, request: Request) -> _Prepared:
-        parsed = decode_request(
+        parsed = _prediction(self._decode(request))
+        return _Prepared(parsed, choose_response_format(request.accept, parsed.format), self._encode(parsed))
+
+    def _decode(self, request: Request) -> ParsedRequest:
+        return decode_request(
             request.body, request.content_type, self.settings.max_texts_per_request, self.settings.max_request_bytes
         )
-        return _Prepared(parsed, choose_response_format(request.accept, parsed.format), self._encode(parsed))
+
+    def _explain(self, request: Request, budget: ExplanationBudget) -> Response:
+        parsed = self._decode(request)
+        response_format = explanation_format(request.accept, parsed.format)
+        body = encode_results(self.explainer.explain(parsed, budget), parsed.single, response_format)
+        return Response(200, body, CONTENT_TYPES[response_format])
 
     def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
         encoded = self.classifier.encode(parsed.texts)
@@ -192,11 +225,19 @@ class InferenceService:
         )
 
 
+def _prediction(parsed: ParsedRequest) -> ParsedRequest:
+    """`parsed`, unless it sets parameters that only explanations read (a client who sent them meant one)."""
+    if parsed.parameters.for_explanations:
+        names = ", ".join(parsed.parameters.for_explanations)
+        raise InvalidInput(f"parameter(s) {names} apply to explanations (POST /explanations/<model>) only")
+    return parsed
+
+
 def _log_batch(requests: int, outcome: BatchOutcome) -> None:
     stats = outcome.stats
     log.info(
         "batch requests=%d texts=%d errors=%d micro_batches=%d tokens=%d padded_tokens=%d truncated=%d "
-        "tokenize_ms=%.1f model_ms=%.1f",
+        "tokenize_ms=%.1f model_ms=%.1f explained_texts=%d explain_ms=%.1f",
         requests,
         stats.texts,
         sum(outcome.errors.values()),
@@ -206,4 +247,6 @@ def _log_batch(requests: int, outcome: BatchOutcome) -> None:
         stats.truncated,
         stats.tokenize_seconds * 1000,
         stats.model_seconds * 1000,
+        outcome.explained_texts,
+        outcome.explain_seconds * 1000,
     )

@@ -10,6 +10,9 @@ from ..errors import InvalidInput, UnsupportedMediaType, quote_name
 from . import csv_body, json_body, jsonlines_body, negotiation, text_body
 from .limits import check_size, check_texts
 
+PARAMETERS = ("top_k", "return_all_scores")
+EXPLANATION_PARAMETERS = ("target", "steps")
+
 
 @dataclass(frozen=True)
 class RequestParameters:
@@ -17,6 +20,15 @@ class RequestParameters:
 
     top_k: int | None = None
     return_all_scores: bool = False
+    target: str | int | tuple[str | int | None, ...] | None = None
+    """Explanations: the label to explain (name or id) for every text, or one per text (None: the predicted one)."""
+    steps: int | None = None
+    """Explanations: integration steps per text."""
+
+    @property
+    def for_explanations(self) -> tuple[str, ...]:
+        """The names of the explanation-only parameters this request set."""
+        return tuple(name for name in EXPLANATION_PARAMETERS if getattr(self, name) is not None)
 
 
 @dataclass(frozen=True)
@@ -94,14 +106,35 @@ def _parameters(raw: dict | None) -> RequestParameters:
         return RequestParameters()
     if not isinstance(raw, dict):
         raise InvalidInput(f"'parameters' must be a JSON object, got {json_body.type_name(raw)}")
-    unknown = sorted(set(raw) - {"top_k", "return_all_scores"})
+    unknown = sorted(set(raw) - {*PARAMETERS, *EXPLANATION_PARAMETERS})
     if unknown:
         names = ", ".join(quote_name(name) for name in unknown[:5])
-        raise InvalidInput(f"unknown parameter(s): {names}; supported: top_k, return_all_scores")
+        supported = ", ".join((*PARAMETERS, *EXPLANATION_PARAMETERS))
+        raise InvalidInput(f"unknown parameter(s): {names}; supported: {supported}")
     top_k = raw.get("top_k")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise InvalidInput("parameter 'top_k' must be a positive integer")
     all_scores = raw.get("return_all_scores", False)
     if not isinstance(all_scores, bool):
         raise InvalidInput("parameter 'return_all_scores' must be true or false")
-    return RequestParameters(top_k=top_k, return_all_scores=all_scores)
+    return RequestParameters(top_k, all_scores, _target(raw.get("target")), _positive("steps", raw.get("steps")))
+
+
+def _target(raw: Any) -> str | int | tuple[str | int | None, ...] | None:
+    """A label (name or id) or a list of them, one per text (null: that text's predicted label). Whether the labels
+    exist and the list's length are checked where the labels and texts are known."""
+    if raw is None or _is_label(raw):
+        return raw
+    if isinstance(raw, list) and all(item is None or _is_label(item) for item in raw):
+        return tuple(raw)
+    raise InvalidInput("parameter 'target' must be a label name or id, or a list of them (null: the predicted label)")
+
+
+def _is_label(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _positive(name: str, value: Any) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidInput(f"parameter {name!r} must be a positive integer")
+    return value
