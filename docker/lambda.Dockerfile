@@ -18,11 +18,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     TOKENIZERS_PARALLELISM=false \
     HF_HOME=/tmp/huggingface \
+    MPLCONFIGDIR=/tmp/matplotlib \
     MODEL_DIR=/var/task/model
 
 # The core's pins from pyproject.toml (CPU torch from PyTorch's index); TorchServe and its helpers are not needed.
 COPY pyproject.toml /tmp/pyproject.toml
-RUN python -c 'import tomllib; print("\n".join(d for d in tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"] if d.split("==")[0] in ("torch", "transformers", "tokenizers", "safetensors", "PyYAML")))' \
+RUN python -c 'import tomllib; print("\n".join(d for d in tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"] if d.split("==")[0] in ("torch", "transformers", "tokenizers", "safetensors", "PyYAML", "captum", "matplotlib")))' \
         > /tmp/requirements.txt \
     && grep '^torch==' /tmp/requirements.txt > /tmp/torch.txt \
     && pip install --index-url https://download.pytorch.org/whl/cpu -r /tmp/torch.txt \

@@ -31,8 +31,9 @@ from bert_classifier.errors import InvalidArtifacts
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "handlers" / "bert_classifier"
 SCRIPT = ROOT / "sagemaker_serving" / "inference.py"
-# The container brings torch; the core needs these on top (PyYAML for code/model-config.yaml).
-SCRIPT_MODE_PACKAGES = ("transformers", "tokenizers", "safetensors", "PyYAML")
+# The container brings torch; the core needs these on top (PyYAML for code/model-config.yaml, Captum and the
+# matplotlib it imports for explanations).
+SCRIPT_MODE_PACKAGES = ("transformers", "tokenizers", "safetensors", "PyYAML", "captum", "matplotlib")
 
 
 def requirements(pyproject: Path = ROOT / "pyproject.toml") -> str:
