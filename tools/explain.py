@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -51,9 +52,9 @@ def spans(text: str, words: list[dict]) -> list[Span]:
 
 
 def level(attribution: float, largest: float) -> int:
-    """0-4: the word's share of the largest attribution, in quarters (below a tenth: no shade)."""
+    """0-4: the word's share of the largest attribution, in quarters rounded up (below a tenth: no shade)."""
     share = abs(attribution) / largest if largest else 0.0
-    return 0 if share < 0.1 else min(4, 1 + int(share * 4))
+    return 0 if share < 0.1 else min(4, math.ceil(share * 4))
 
 
 def ansi(text: str, result: dict) -> str:
@@ -80,10 +81,11 @@ def summary(result: dict) -> str:
     line = f"{result['label']} (score {result['score']:.3f})"
     if result["predicted_label"] != result["label"]:
         line += f", predicted {result['predicted_label']}"
-    total = result["log_score"] - result["baseline_log_score"]
+    total = sum(word["attribution"] for word in result["words"])
     line += (
-        f"; words add up to {total:+.3f} (log score from the baseline's), convergence delta "
-        f"{result['convergence_delta']:+.4f}, {result['steps']} steps"
+        f"; the words add up to {total:+.3f}: log score {result['log_score']:.3f} minus the baseline's "
+        f"{result['baseline_log_score']:.3f}, plus the convergence delta {result['convergence_delta']:+.4f} "
+        f"({result['steps']} steps)"
     )
     return line + ("; text truncated" if result["truncated"] else "")
 
