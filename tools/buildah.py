@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOCKER_HUB = "docker.io"
+ISOLATION = "chroot"
 
 
 def docker_reference(name: str) -> str:
@@ -29,10 +30,9 @@ def docker_reference(name: str) -> str:
 
 @dataclass(frozen=True)
 class Buildah:
-    """buildah with a fixed storage driver and isolation."""
+    """buildah with a fixed storage driver (`bud` and `run` take `--isolation ISOLATION`)."""
 
     storage_driver: str = "vfs"
-    isolation: str = "chroot"
     executable: str = "buildah"
 
     def command(self, *args: str) -> list[str]:
@@ -56,9 +56,6 @@ class Buildah:
     def pull(self, reference: str) -> bool:
         """Try to pull `reference`; False (and buildah's reason on stderr) when the registry cannot be reached."""
         return self.run("pull", "--quiet", reference, check=False).returncode == 0
-
-    def remove_image(self, reference: str) -> None:
-        self.run("rmi", reference, capture=True, check=False)
 
     def from_image(self, reference: str) -> str:
         """A new working container from a local image (never pulled); its name."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from tools.buildah import Buildah, docker_reference
+from tools.buildah import ISOLATION, Buildah, docker_reference
 from tools.image_base import RECIPE_LABEL, STAND_IN_LABEL, STAND_INS, build_stand_in
 from tools.sagemaker_artifact import pinned_dependencies
 
@@ -118,7 +118,7 @@ def bud_arguments(
     mounts: Sequence[str] = (),
 ) -> list[str]:
     """`buildah bud` arguments (after the global flags). `mounts` are `HOST:CONTAINER:ro` volumes."""
-    arguments = ["bud", "--isolation", "chroot", "--network", "host", "--pull=never", "--format", "docker"]
+    arguments = ["bud", "--isolation", ISOLATION, "--network", "host", "--pull=never", "--format", "docker"]
     arguments += ["--file", str(dockerfile), "--tag", tag]
     if torch.pip_args:
         arguments += ["--build-arg", f"TORCH_PIP_ARGS={torch.pip_args}"]
@@ -153,14 +153,14 @@ def ensure_tools(names: Sequence[str]) -> None:
 def prepare_base(buildah: Buildah, reference: str, fresh: bool) -> str:
     """Make `reference` available locally; a sentence saying what the base is."""
     recipe = STAND_INS.get(reference)
-    if fresh and recipe is not None:
-        buildah.remove_image(reference)
     config = buildah.image_config(reference)
-    action = base_action(config, recipe.digest if recipe else None)
+    action = "rebuild" if fresh and recipe is not None else base_action(config, recipe.digest if recipe else None)
     if action == "use":
         labels = config.get("Labels") or {}
         if STAND_IN_LABEL in labels:
-            return f"STAND-IN for {reference} (built earlier from the Debian archive, recipe {recipe.digest})"
+            return (
+                f"STAND-IN for {reference} (built earlier from the Debian archive, recipe {labels.get(RECIPE_LABEL)})"
+            )
         return f"{reference} (found in the local image store)"
     if action == "pull":
         print(f"image: pulling {reference}", flush=True)
@@ -170,7 +170,7 @@ def prepare_base(buildah: Buildah, reference: str, fresh: bool) -> str:
             raise ImageError(f"cannot pull {reference}, and there is no stand-in recipe for it")
         print(f"image: {reference} cannot be pulled here: building a stand-in from the Debian archive", flush=True)
     else:
-        print(f"image: the stand-in for {reference} has an outdated recipe: rebuilding it", flush=True)
+        print(f"image: rebuilding the stand-in for {reference} (--fresh-base, or its recipe changed)", flush=True)
     ensure_tools(["mmdebstrap"])
     started = time.monotonic()
     build_stand_in(buildah, reference, recipe)

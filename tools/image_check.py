@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -126,7 +127,7 @@ def _classifies(url: str) -> bool:
 
 def drain_check(container: RunningImage, port: int) -> Check:
     """IN_FLIGHT requests fully sent, then SIGTERM to the container's init (tini), as `docker stop` sends it."""
-    body = json.dumps({"data": TEXTS * 8}).encode()
+    body = json.dumps({"data": TEXTS * 20}).encode()  # 60 texts: under max_texts_per_request, long enough to wait
     answers: list[str] = [""] * IN_FLIGHT
     sent = threading.Barrier(IN_FLIGHT + 1)
 
@@ -147,16 +148,17 @@ def drain_check(container: RunningImage, port: int) -> Check:
     sent.wait(timeout=60)
     stopped = time.monotonic()
     container.terminate()
+    waiting = answers.count("")  # a request answered before SIGTERM tests nothing about the drain
     code = container.wait(STOP_DEADLINE_S)
     took = time.monotonic() - stopped
     for thread in threads:
         thread.join(timeout=STOP_DEADLINE_S)
     left = container.leftover_processes()
     answered = sum(answer == "200" for answer in answers)
-    ok = code == 0 and answered == IN_FLIGHT and not left
+    ok = code == 0 and answered == IN_FLIGHT and waiting > 0 and not left
     detail = (
-        f"exit {code} after {took:.1f} s; {answered}/{IN_FLIGHT} in-flight requests answered 200 "
-        f"({', '.join(answers)}); {len(left)} process(es) left"
+        f"exit {code} after {took:.1f} s; {waiting} of {IN_FLIGHT} sent requests still waiting at SIGTERM; "
+        f"{answered}/{IN_FLIGHT} answered 200 ({', '.join(sorted(set(answers)))}); {len(left)} process(es) left"
     )
     return Check("SIGTERM with requests in flight", ok, detail)
 
@@ -190,17 +192,23 @@ def check_sagemaker(buildah: Buildah, tag: str, model_dir: Path) -> list[Check]:
     url = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="image-check-"))
     checks = [Check("image size", True, buildah.image_size(tag))]
-    with RunningImage(buildah, tag, workdir) as container:
-        checks += user_checks(container)
-        container.start({sagemaker_model_folder(model_dir, workdir): "/opt/ml/model"}, environment)
-        checks.append(wait_until_healthy(container, url))
-        count, uids = container.process_uids()
-        checks.append(
-            Check("every process runs as the image's user", uids == [container.uid], f"{count} processes, uids {uids}")
-        )
-        checks += invocation_checks(url)
-        checks.append(drain_check(container, port))
-        print(f"image-check: container log: {container.log_path}")
+    try:
+        with RunningImage(buildah, tag, workdir) as container:
+            checks += user_checks(container)
+            container.start({sagemaker_model_folder(model_dir, workdir): "/opt/ml/model"}, environment)
+            checks.append(wait_until_healthy(container, url))
+            count, uids = container.process_uids()
+            checks.append(
+                Check(
+                    "every process runs as the image's user", uids == [container.uid], f"{count} processes, uids {uids}"
+                )
+            )
+            checks += invocation_checks(url)
+            checks.append(drain_check(container, port))
+    finally:  # keep the container's log, not the model copy
+        shutil.rmtree(workdir / "model", ignore_errors=True)
+        (workdir / "model.tar.gz").unlink(missing_ok=True)
+        print(f"image-check: container log: {workdir / 'container.log'}")
     return checks
 
 
@@ -219,7 +227,10 @@ print(json.dumps({"statusCode": answer["statusCode"], "results": len(json.loads(
 
 def check_lambda(buildah: Buildah, tag: str) -> list[Check]:
     checks = [Check("image size", True, buildah.image_size(tag))]
-    with RunningImage(buildah, tag, Path(tempfile.mkdtemp(prefix="image-check-"))) as container:
+    with (
+        tempfile.TemporaryDirectory(prefix="image-check-") as workdir,
+        RunningImage(buildah, tag, Path(workdir)) as container,
+    ):
         [handler] = container.config.get("Cmd") or [""]
         # Lambda runs functions as a non-root user that may only write /tmp: `nobody` stands in for it.
         probe = ["python", "-c", LAMBDA_PROBE, handler, json.dumps(TEXTS)]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from tools.buildah import Buildah
+from tools.buildah import ISOLATION, Buildah
 
 
 class RunningImage:
@@ -49,7 +49,7 @@ class RunningImage:
     # ---- running ------------------------------------------------------------------------------------------------
 
     def run_arguments(self, command: list[str], mounts: Mapping[Path, str], env: Mapping[str, str]) -> list[str]:
-        arguments = ["run", "--isolation", self.buildah.isolation, "--network", "host"]
+        arguments = ["run", "--isolation", ISOLATION, "--network", "host"]
         for host, inside in mounts.items():
             arguments += ["--volume", f"{host}:{inside}:ro"]
         for name, value in env.items():
