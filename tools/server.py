@@ -33,7 +33,7 @@ def free_port() -> int:
 
 
 def free_port_range(size: int) -> int:
-    """The first of `size` consecutive free loopback ports."""
+    """The first of `size` consecutive free loopback ports (e.g. for `SAGEMAKER_SAFE_PORT_RANGE`)."""
     for _ in range(50):
         first = free_port()
         if first + size > 65535:
