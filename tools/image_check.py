@@ -38,7 +38,9 @@ from tools.image_container import RunningImage
 from tools.sagemaker_artifact import build_artifact
 from tools.server import free_port, free_port_range, wait_for
 
-START_BUDGET_S = 480  # SageMaker's default wait for the first healthy /ping (ContainerStartupHealthCheckTimeout)
+# The start-up budget we hold the image to; on SageMaker the endpoint's ContainerStartupHealthCheckTimeoutInSeconds
+# (60 to 3600 s) sets the real one.
+START_BUDGET_S = 480
 PING_REPLY_S = 2  # SageMaker wants each /ping answered within 2 s
 STOP_DEADLINE_S = 30  # SageMaker (and `docker stop`) send SIGKILL 30 s after SIGTERM
 IN_FLIGHT = 8
