@@ -37,7 +37,7 @@ RUN python -c 'import tomllib; print("\n".join(d for d in tomllib.load(open("/tm
 COPY handlers/bert_classifier/ ${LAMBDA_TASK_ROOT}/bert_classifier/
 COPY serverless/ ${LAMBDA_TASK_ROOT}/serverless/
 # Readable by the non-root user Lambda runs the function as: save_pretrained writes model.safetensors as 0600.
-# (--chmod sets every copied entry's mode; a save_pretrained folder holds files only.)
-COPY --chmod=644 ${MODEL_SOURCE}/ ${LAMBDA_TASK_ROOT}/model/
+# 755, not 644: recent BuildKit gives --chmod's mode to the directories it creates too, and they need the x bit.
+COPY --chmod=755 ${MODEL_SOURCE}/ ${LAMBDA_TASK_ROOT}/model/
 
 CMD ["serverless.lambda_function.lambda_handler"]
