@@ -147,3 +147,11 @@ def test_the_lambda_image_runs_the_handler_the_tests_exercise():
     module, function = handler.rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module), function))
     assert "MODEL_DIR=/var/task/model" in " ".join(arguments(LAMBDA_IMAGE, "ENV"))
+
+
+def test_the_lambda_image_copies_the_model_readable_and_traversable_for_any_user():
+    """Lambda runs the function as a non-root user, and save_pretrained writes model.safetensors 0600."""
+    [model_copy] = [copy for copy in arguments(LAMBDA_IMAGE, "COPY") if copy.endswith("/model/")]
+    mode = re.search(r"--chmod=(\d+)", model_copy)
+    assert mode, "the model COPY must set a mode"
+    assert int(mode[1], 8) & 0o005 == 0o005, "others need r (files) and x (directories it creates)"
