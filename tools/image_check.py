@@ -75,6 +75,9 @@ def expect(name: str, response: requests.Response, status: int, content_type: st
     ok = ok and (lines is None or count == lines)
     if response.status_code >= 400 and got_type == "application/json":
         return Check(name, ok, f"{response.status_code} {got_type}, error type {response.json().get('type')}")
+    if response.status_code == 200 and got_type == "application/json":
+        labels = ", ".join(result.get("label", "?") for result in response.json())
+        return Check(name, ok, f"200 {got_type}, {count} result(s): {labels}")
     return Check(name, ok, f"{response.status_code} {got_type or '-'}, {count} result(s)")
 
 
