@@ -34,7 +34,7 @@ import yaml
 from bert_classifier.codecs import ParsedRequest, choose_response_format, decode_request, encode_results
 from bert_classifier.device import select_device, threads_per_worker, usable_cores
 from bert_classifier.errors import InternalError, ServingError
-from bert_classifier.service import CONTENT_TYPES, InferenceService
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import Settings, read_settings
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,7 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
         response_format = choose_response_format(accept, prediction.request.format)
     except ServingError as error:
         raise _for_container(error) from None
-    body = encode_results(prediction.results, prediction.request.single, response_format)
-    return body, CONTENT_TYPES[response_format]
+    return encode_results(prediction.results, prediction.request.single, response_format)
 
 
 @functools.cache

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .codecs import ParsedRequest, choose_response_format, decode_request, encode_results
-from .codecs.negotiation import CSV, JSON, JSON_LINES
 from .errors import InternalError, PayloadTooLarge, ServingError
 from .model import BatchStats, TextClassifier
 from .results import TextScores, format_result
@@ -26,7 +25,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {JSON: "application/json", JSON_LINES: "application/jsonlines", CSV: "text/csv"}
 WARM_UP_TEXT = "The service is warming up."
 PROCESS_EXITS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 T = TypeVar("T")
@@ -179,8 +177,8 @@ class InferenceService:
         if isinstance(scores, Response):
             return scores
         results = [self._result(text_scores, item.parsed) for text_scores in scores]
-        body = encode_results(results, item.parsed.single, item.response_format)
-        return Response(200, body, CONTENT_TYPES[item.response_format])
+        body, content_type = encode_results(results, item.parsed.single, item.response_format)
+        return Response(200, body, content_type)
 
     def _result(self, text_scores: TextScores, parsed: ParsedRequest) -> dict:
         return format_result(
