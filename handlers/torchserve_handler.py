@@ -12,10 +12,9 @@ import os
 from ts.torch_handler.base_handler import BaseHandler
 
 from bert_classifier.activity import busy
-from bert_classifier.device import select_device, threads_per_worker
 from bert_classifier.metrics import COUNTER, batch_metrics
-from bert_classifier.service import InferenceService, Request, Response, guarded
-from bert_classifier.settings import read_settings
+from bert_classifier.service import Request, Response, guarded
+from bert_classifier.startup import start_service
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +29,12 @@ class BertClassifierHandler(BaseHandler):
     """Batches of JSON/text/CSV requests in, one response per request out."""
 
     def initialize(self, context) -> None:
-        import torch
-
         os.environ.update(RAW_BODIES)
         properties = context.system_properties
-        model_config = context.model_yaml_config or {}
-        settings = read_settings(model_config.get("handler"), os.environ)
-        device = select_device(properties.get("gpu_id"))
-        if device.type == "cpu":
-            torch.set_num_threads(threads_per_worker(settings.torch_threads, _max_workers(model_config)))
-        self.service = InferenceService.load(properties["model_dir"], settings, device)
-        self.service.warm_up()
-        self.initialized = True
-        log.info(
-            "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d forward=%s settings=%s",
-            properties["model_dir"],
-            device,
-            ",".join(self.service.classifier.labels),
-            str(self.service.classifier.dtype).removeprefix("torch."),
-            torch.get_num_threads(),
-            self.service.classifier.forward_kind,
-            settings,
+        self.service = start_service(
+            properties["model_dir"], context.model_yaml_config, os.environ, gpu_id=properties.get("gpu_id")
         )
+        self.initialized = True
 
     def handle(self, data, context):
         """One answer per request, always: nothing raised while handling one request reaches TorchServe, which
@@ -72,11 +55,6 @@ class BertClassifierHandler(BaseHandler):
         responses = [item if isinstance(item, Response) else next(answers) for item in requests]
         guarded(_emit_metrics, context.metrics, len(responses), outcome)  # metrics never fail a batch
         return responses
-
-
-def _max_workers(model_config: dict) -> int:
-    """Threads are shared out among the most workers this model may scale to, so scaling never oversubscribes."""
-    return int(model_config.get("maxWorkers", model_config.get("minWorkers", 1)))
 
 
 def _request(row, context, index: int) -> Request:

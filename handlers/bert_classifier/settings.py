@@ -9,6 +9,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSetting
@@ -74,6 +75,21 @@ class Settings:
         _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
+
+
+def read_model_config(path: str | Path | None) -> dict:
+    """A model-config.yaml as a dict; `{}` when `path` is None or empty."""
+    import yaml
+
+    if path is None:
+        return {}
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+
+
+def settings_from_model_config(model_config: Mapping | None, env: Mapping[str, str] | None = None) -> Settings:
+    """The one reader from a model-config (its `handler:` section) and the environment to `Settings`; every front
+    end (TorchServe, SageMaker script mode, Lambda), the training run and the bench go through it."""
+    return read_settings((model_config or {}).get("handler"), env)
 
 
 def read_settings(handler_settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
