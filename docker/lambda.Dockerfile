@@ -36,6 +36,8 @@ RUN python -c 'import tomllib; print("\n".join(d for d in tomllib.load(open("/tm
 
 COPY handlers/bert_classifier/ ${LAMBDA_TASK_ROOT}/bert_classifier/
 COPY serverless/ ${LAMBDA_TASK_ROOT}/serverless/
+# The handler settings serverless/lambda_function.py reads from next to its package ($MODEL_CONFIG overrides).
+COPY model-config.yaml ${LAMBDA_TASK_ROOT}/
 # Readable by the non-root user Lambda runs the function as: save_pretrained writes model.safetensors as 0600.
 # 755, not 644: recent BuildKit gives --chmod's mode to the directories it creates too, and they need the x bit.
 COPY --chmod=755 ${MODEL_SOURCE}/ ${LAMBDA_TASK_ROOT}/model/

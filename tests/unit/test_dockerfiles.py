@@ -155,3 +155,10 @@ def test_the_lambda_image_copies_the_model_readable_and_traversable_for_any_user
     mode = re.search(r"--chmod=(\d+)", model_copy)
     assert mode, "the model COPY must set a mode"
     assert int(mode[1], 8) & 0o005 == 0o005, "others need r (files) and x (directories it creates)"
+
+
+def test_the_lambda_image_ships_the_model_config_the_handler_reads_next_to_its_package():
+    """serverless/lambda_function.py reads `<task root>/model-config.yaml` unless $MODEL_CONFIG is set."""
+    copies = [copy.split() for copy in arguments(LAMBDA_IMAGE, "COPY")]
+    assert ["model-config.yaml", "${LAMBDA_TASK_ROOT}/"] in copies
+    assert ["serverless/", "${LAMBDA_TASK_ROOT}/serverless/"] in copies
