@@ -12,7 +12,7 @@ import os
 
 from ts.torch_handler.base_handler import BaseHandler
 
-from bert_classifier.device import select_device, threads_per_worker
+from bert_classifier.device import cpu_isa, select_device, threads_per_worker
 from bert_classifier.metrics import COUNTER, batch_metrics
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
@@ -35,14 +35,19 @@ class BertClassifierHandler(BaseHandler):
         self.service = InferenceService.load(properties["model_dir"], settings, device)
         self.service.warm_up()
         self.initialized = True
+        classifier = self.service.classifier
         log.info(
-            "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d forward=%s settings=%s",
+            "loaded model from %s on %s: labels=%s engine=%s dtype=%s torch_threads=%d forward=%s chosen by %s "
+            "cpu=%s settings=%s",
             properties["model_dir"],
-            device,
-            ",".join(self.service.classifier.labels),
-            str(self.service.classifier.dtype).removeprefix("torch."),
+            classifier.device,
+            ",".join(classifier.labels),
+            classifier.engine.variant.engine,
+            classifier.engine.variant.precision,
             torch.get_num_threads(),
-            self.service.classifier.forward_kind,
+            classifier.forward_kind,
+            classifier.selection.describe(),
+            cpu_isa(),
             settings,
         )
 
