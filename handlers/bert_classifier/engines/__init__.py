@@ -22,7 +22,7 @@ import torch
 
 from ..device import cpu_supports_bf16
 from ..settings import Settings
-from .probe import ProbeResult, fastest, probe
+from .probe import ProbeResult, fastest, run_probe
 from .shared import shared_choice
 from .variants import Variant, candidates, onnx_file, read_verdicts
 
@@ -88,7 +88,7 @@ def select_engine(
         if recorded:
             probed = [ProbeResult(Variant.parse(r["variant"]), tuple(r["seconds"])) for r in recorded["probed"]]
             return Selection(build([Variant.parse(recorded["chosen"])])[0], probed, shared=True)
-        results = probe(build(variants), run)
+        results = run_probe(build(variants), run)
         chosen = fastest(results).candidate
         selection = Selection(chosen, [ProbeResult(r.candidate.variant, r.seconds) for r in results])
         record(selection.as_record())

@@ -48,7 +48,7 @@ class ProbeResult(Generic[E]):
         return min(self.seconds)
 
 
-def probe(
+def run_probe(
     candidates: Sequence[E],
     run: Callable[[E], object],
     rounds: int = ROUNDS,
