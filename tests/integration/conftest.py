@@ -44,7 +44,7 @@ def archive(
 def served_variant(server: LocalTorchServe, model: str) -> dict[str, str]:
     """The engine and precision the model's workers logged at start (`engine: auto` chose them by a probe), as
     settings for an in-process classifier that must answer the same. Fails if the workers disagree."""
-    found = set(re.findall(rf"W-\d+-{model}_[\w.]+-stdout MODEL_LOG - loaded model .* engine=(\w+) dtype=(\w+)",
+    found = set(re.findall(rf"W-\d+-{model}_[\d.]+-stdout MODEL_LOG - loaded model .* engine=(\w+) dtype=(\w+)",
                            server.model_log()))  # fmt: skip
     assert len(found) == 1, f"workers of {model} logged {found or 'no engine'}"
     engine, precision = found.pop()
