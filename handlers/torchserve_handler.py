@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 
 from ts.torch_handler.base_handler import BaseHandler
 
 from bert_classifier.device import cpu_isa, select_device, threads_per_worker
-from bert_classifier.metrics import COUNTER, batch_metrics
+from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
 
 log = logging.getLogger(__name__)
+
+METRICS_INTERVAL = 1.0
+"""Seconds between metric hand-overs to TorchServe under load (`MetricsBuffer`); Prometheus scrapes far less often."""
 
 
 class BertClassifierHandler(BaseHandler):
@@ -32,6 +37,9 @@ class BertClassifierHandler(BaseHandler):
         device = select_device(properties.get("gpu_id"))
         if device.type == "cpu":
             torch.set_num_threads(threads_per_worker(settings.torch_threads, _max_workers(model_config)))
+        self.metrics = MetricsBuffer(METRICS_INTERVAL)
+        self._metrics_lock = threading.Lock()
+        self._metrics_timer: threading.Timer | None = None
         self.service = InferenceService.load(properties["model_dir"], settings, device)
         self.service.warm_up()
         self.initialized = True
@@ -57,8 +65,22 @@ class BertClassifierHandler(BaseHandler):
         for index, response in enumerate(outcome.responses):
             context.set_response_status(response.status, response.phrase, index)
             context.set_response_content_type(index, response.content_type)
-        _emit_metrics(context.metrics, len(requests), outcome)
+        self._record_metrics(context.metrics, batch_metrics(len(requests), outcome))
         return [response.body for response in outcome.responses]
+
+    def _record_metrics(self, store, metrics) -> None:
+        """Hand the metrics on when due; what is held is handed on by a timer at the end of the interval."""
+        with self._metrics_lock:
+            _emit_metrics(store, self.metrics.add(metrics, time.monotonic()))
+            if self.metrics.pending and self._metrics_timer is None:
+                self._metrics_timer = threading.Timer(self.metrics.interval, self._release_metrics, (store,))
+                self._metrics_timer.daemon = True
+                self._metrics_timer.start()
+
+    def _release_metrics(self, store) -> None:
+        with self._metrics_lock:
+            self._metrics_timer = None
+            _emit_metrics(store, self.metrics.release(time.monotonic()))
 
 
 def _max_workers(model_config: dict) -> int:
@@ -92,12 +114,12 @@ def _form_field(fields: dict):
     return next(iter(fields.values())) if len(fields) == 1 else None
 
 
-def _emit_metrics(store, requests: int, outcome) -> None:
+def _emit_metrics(store, metrics) -> None:
     """Hand the batch's metrics to TorchServe; a metrics problem must never fail the batch."""
     from ts.metrics.dimension import Dimension
     from ts.metrics.metric_type_enum import MetricTypes
 
-    for metric in batch_metrics(requests, outcome):
+    for metric in metrics:
         # A fresh list each call: TorchServe appends its default dimensions to the list it is given.
         dimensions = [Dimension("ErrorType", metric.error_type)] if metric.error_type else []
         kind = MetricTypes.COUNTER if metric.kind == COUNTER else MetricTypes.GAUGE

@@ -44,7 +44,9 @@ def judge(accuracy: float, reference_accuracy: float, agreement: float) -> Verdi
         return Verdict(
             False, f"disagrees with torch fp32 on {disagreement:.2%} of texts (more than {MAX_DISAGREEMENT:.0%})"
         )
-    return Verdict(True, f"within bounds ({-loss:+.2f} points, {agreement:.2%} agreement)")
+    return Verdict(
+        True, f"within bounds ({100 * (accuracy - reference_accuracy):+.2f} points, {agreement:.2%} agreement)"
+    )
 
 
 def held_out_pairs(model_dir: Path, held_out: Path | None = None) -> tuple[list[tuple[str, str]], str] | None:
