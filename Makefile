@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev,bench,onnx]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer
@@ -119,10 +119,12 @@ test-unit: setup ## unit tests only (seconds, no server)
 test-integration: setup check-java ## integration tests only (real TorchServe on free ports)
 	$(BIN)/python -m pytest -m "integration or model"
 
-lint: setup ## ruff lint + format check, hadolint on the Dockerfiles
+lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if ls docker/*Dockerfile* >/dev/null 2>&1; then $(BIN)/hadolint docker/*Dockerfile*; fi
+	$(BIN)/yamllint --strict deploy
+	$(BIN)/cfn-lint deploy/sagemaker/*.yaml
 
 format: setup ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -158,3 +160,30 @@ bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe a
 bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------
+
+# --- scaling out: KServe bundle and manifests, SageMaker deployment (README "Scaling out") ------------------------
+KSERVE_BUNDLE ?= build/kserve
+KSERVE_VENV   := build/kserve-venv
+.PHONY: kserve-bundle kserve-validate sagemaker-templates sagemaker-mme-artifact
+
+kserve-bundle: setup $(MODEL_DIR)/model.safetensors ## write build/kserve (config/ + model-store/) and deploy/kserve/*.yaml
+	$(BIN)/python -m tools.kserve_bundle --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
+	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --output $(KSERVE_BUNDLE)
+	$(BIN)/python -m tools.kserve_manifests --output deploy/kserve
+
+# The kserve SDK pins psutil<6 (we pin 7): it gets its own virtualenv, used only to validate the manifests.
+$(KSERVE_VENV)/.installed: tools/kserve-validate-requirements.txt
+	$(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install --quiet -r tools/kserve-validate-requirements.txt
+	touch $@
+
+kserve-validate: $(KSERVE_VENV)/.installed ## load deploy/kserve/*.yaml into the kserve SDK's model classes (own venv, ~2 min once)
+	$(KSERVE_VENV)/bin/python tools/kserve_validate.py deploy/kserve/*.yaml
+
+sagemaker-mme-artifact: setup ## one model's tarball for a multi-model endpoint: build/mme/MODEL_NAME.tar.gz (an unpacked .mar)
+	$(BIN)/python -m tools.sagemaker_mme_artifact --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
+	  --config-file $(MODEL_CONFIG) --output build/mme/$(MODEL_NAME).tar.gz
+
+sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/bench.md
+	$(BIN)/python -m tools.sagemaker_deploy.cloudformation --output deploy/sagemaker
+# --- end scaling out ----------------------------------------------------------------------------------------------

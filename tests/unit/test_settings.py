@@ -13,6 +13,8 @@ from bert_classifier.settings import ENV_PREFIX, Settings, read_settings
 
 pytestmark = pytest.mark.unit
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_defaults_are_the_documented_values():
     settings = read_settings(None, env={})
@@ -230,3 +232,14 @@ def test_shipped_model_config_handler_section_is_valid():
 def test_engine_and_precision_combinations_that_can_run_are_accepted(engine, precision):
     settings = read_settings({"precision": precision}, env={"BERT_CLASSIFIER_ENGINE": engine})
     assert (settings.engine, settings.precision) == (engine, precision)
+
+
+def test_the_frontends_body_limit_is_the_handlers_so_there_is_one_limit():
+    """config.properties' max_request_size makes TorchServe refuse a bigger body before it reaches a worker; the
+    handler applies the same number for front ends without that frontend (Lambda, script mode)."""
+    properties = dict(
+        line.split("=", 1) for line in (ROOT / "config.properties").read_text().splitlines() if "=" in line
+    )
+    handler = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
+    assert int(properties["max_request_size"]) == Settings().max_request_bytes
+    assert "max_request_bytes" not in handler  # the default is the one home of the number
