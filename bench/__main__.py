@@ -477,7 +477,8 @@ def served(
         from tools.archive import build_engines
 
         started = time.perf_counter()
-        results["engines"] = build_engines(model_dir, engines_dir, args_config(shipped, store), "measure")
+        gate = "accept" if plan.accuracy_limit else "measure"  # a quick run does not classify the held-out set
+        results["engines"] = build_engines(model_dir, engines_dir, args_config(shipped, store), gate)
         results["engines"]["seconds"] = round(time.perf_counter() - started, 1)
     for key in dict.fromkeys(v.archive for v in chosen):
         config = store.parent / f"{store.name}-{key}.yaml"
