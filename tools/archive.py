@@ -2,14 +2,8 @@
 
     python -m tools.archive --model-dir artifacts --model-name bert_news_classification --version 1.0
 
-runs (and prints) exactly this `torch-model-archiver` command:
-
-    torch-model-archiver --model-name NAME --version VERSION --handler handlers/torchserve_handler.py \
-        --extra-files handlers,MODEL_DIR --config-file model-config.yaml --export-path model-store --force
-
-`--extra-files` copies each folder's *contents* into the archive root: `handlers` puts the `bert_classifier`
-package next to the handler, and the model folder's files land in the root that TorchServe passes to the
-handler as `model_dir`.
+It runs (and prints) `archiver_command`, the one `torch-model-archiver` invocation the project uses; README
+"Archive and serve" shows it and what `--extra-files` does with the folders.
 """
 
 from __future__ import annotations
@@ -73,25 +67,32 @@ def archiver_command(
     return command
 
 
-def build_archive(args: argparse.Namespace) -> Path:
-    """Validate, archive, and check the archive's contents; return the .mar path."""
-    summary = validate_artifacts(args.model_dir)
+def build_archive(
+    *,
+    model_dir: str | Path,
+    model_name: str,
+    version: str,
+    config_file: str | Path,
+    export_path: str | Path,
+) -> Path:
+    """Validate `model_dir`, run `archiver_command`, and check the archive's contents; return the .mar path."""
+    summary = validate_artifacts(model_dir)
     print(f"model ok: {summary.architecture}, {len(summary.labels)} labels: {', '.join(summary.labels)}")
     for cache in HANDLERS.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)  # keep bytecode caches out of the archive
-    Path(args.export_path).mkdir(parents=True, exist_ok=True)
+    Path(export_path).mkdir(parents=True, exist_ok=True)
     command = archiver_command(
-        model_dir=args.model_dir,
-        model_name=args.model_name,
-        version=args.version,
-        config_file=args.config_file,
-        export_path=args.export_path,
+        model_dir=model_dir,
+        model_name=model_name,
+        version=version,
+        config_file=config_file,
+        export_path=export_path,
     )
     print("+", shlex.join(command), flush=True)
     # The archiver stages files in $TMPDIR/<model-name>: a private TMPDIR keeps parallel builds apart.
     with tempfile.TemporaryDirectory(prefix="mar-") as staging:
         subprocess.run(command, check=True, env={**os.environ, "TMPDIR": staging})
-    mar = Path(args.export_path) / f"{args.model_name}.mar"
+    mar = Path(export_path) / f"{model_name}.mar"
     _check_archive(mar)
     print(f"wrote {mar} ({mar.stat().st_size / 1e6:.1f} MB)")
     return mar
@@ -118,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        build_archive(args)
+        build_archive(**vars(args))
     except InvalidArtifacts as error:
         print(f"error: cannot archive {args.model_dir}: {error}", file=sys.stderr)
         return 2

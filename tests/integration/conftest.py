@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from pathlib import Path
@@ -12,7 +11,7 @@ import requests
 import yaml
 
 from tools.archive import build_archive
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import LocalTorchServe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,14 +21,13 @@ READY_TIMEOUT = 240
 
 def archive(model_dir: Path, store: Path, name: str, version: str = "1.0", config: Path | None = None) -> Path:
     """Build `<store>/<name>.mar` with the project's archive tool (the same path `make archive` takes)."""
-    args = argparse.Namespace(
-        model_dir=str(model_dir),
+    return build_archive(
+        model_dir=model_dir,
         model_name=name,
         version=version,
-        config_file=str(config or ROOT / "model-config.yaml"),
-        export_path=str(store),
+        config_file=config or ROOT / "model-config.yaml",
+        export_path=store,
     )
-    return build_archive(args)
 
 
 def start_server(store: Path, models: str, **kwargs) -> LocalTorchServe:
