@@ -142,13 +142,13 @@ sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:
 	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker_serving.serve serve
 # ---- end SageMaker ----------------------------------------------------------------------------------------
 
-# --- bench: in-process ceiling vs the real TorchServe (bench/, docs/bench.md, docs/bench.png) ---------------
+# --- bench: in-process ceiling vs the real TorchServe (bench/; docs/bench.md, bench.png, bench-results.json) ---
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs
 
-bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~12 min)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/ (bench.md says how long it took)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
-bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
+bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------

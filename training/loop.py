@@ -38,9 +38,14 @@ class Hyperparameters:
     weight_decay: float
     seed: int
     precision: str
-    """`bf16` (autocast; the weights stay float32) or `fp32`."""
+    """`bf16` (autocast; the weights stay float32) or `fp32`; `auto` until `resolve_precision` decided."""
     frozen_layers: int
     """Lower encoder layers (with the embeddings) kept as the base has them; 0 trains every layer."""
+
+
+DEFAULTS = Hyperparameters(epochs=2, max_length=64, batch_size=16, lr=5e-4, warmup_ratio=0.1, weight_decay=0.01,
+                           seed=42, precision="auto", frozen_layers=5)  # fmt: skip
+"""The default model's settings (`make model`); why these: docs/training-choices.md (`python -m training.choices`)."""
 
 
 def resolve_precision(requested: str) -> str:
@@ -59,16 +64,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass(frozen=True)
+class LoopTiming:
+    """Wall-clock seconds of `fine_tune`: all of it, and the frozen layers' single pass within it."""
+
+    seconds: float
+    lower_pass_seconds: float
+    steps: int
+
+
 def fine_tune(
     model: BertForSequenceClassification, tokenizer, texts: Sequence[str], label_ids: Sequence[int], params
-) -> float:
-    """Train `model` in place on the texts' first `max_length` tokens; return the wall-clock seconds it took
-    (the frozen layers' single pass included)."""
+) -> LoopTiming:
+    """Train `model` in place on the texts' first `max_length` tokens."""
     started = time.perf_counter()
     ids = tokenizer(list(texts), truncation=True, max_length=params.max_length)["input_ids"]
     labels = torch.tensor(label_ids)
     with _autocast(params.precision):
         inputs = lower_states(model, tokenizer, ids, params.frozen_layers) if params.frozen_layers else None
+    lower_pass = time.perf_counter() - started
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     steps_per_epoch = -(-len(ids) // params.batch_size)
     total_steps = params.epochs * steps_per_epoch
@@ -96,7 +110,7 @@ def fine_tune(
                 bar.update()
     model.eval()
     model.requires_grad_(True)
-    return time.perf_counter() - started
+    return LoopTiming(time.perf_counter() - started, lower_pass, total_steps)
 
 
 @torch.inference_mode()

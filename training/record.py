@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +22,9 @@ INSTRUCTION_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 """The CPU flags that decide how fast training runs here (fp32 width; native bf16)."""
 
 
-def serving_accuracy(model_dir: Path, split: Split, serving_config: Path) -> dict:
+def serving_accuracy(
+    model_dir: Path, split: Split, serving_config: Path, precisions: Sequence[str] | None = None
+) -> dict:
     """Held-out accuracy of the saved model through the serving core with the handler settings of
     `serving_config` (a model-config.yaml), in fp32 and, where this CPU has native bf16, in bf16 (what
     `precision: auto` serves here)."""
@@ -32,7 +35,7 @@ def serving_accuracy(model_dir: Path, split: Split, serving_config: Path) -> dic
 
     handler = (yaml.safe_load(serving_config.read_text()) or {}).get("handler") if serving_config.is_file() else {}
     settings = asdict(read_settings(handler, env={}))
-    precisions = ("fp32", "bf16") if cpu_supports_bf16() else ("fp32",)
+    precisions = precisions or (("fp32", "bf16") if cpu_supports_bf16() else ("fp32",))
     pairs = [(article.text, article.label) for article in split.test]
     report = measure_accuracy(model_dir, pairs, f"{len(pairs)} held-out articles", settings, precisions)
     return report.as_dict() | {"max_length": settings["max_length"], "long_text": settings["long_text"]}
@@ -56,7 +59,7 @@ def build_record(
         "hyperparameters": asdict(params),
         "held_out": held_out,
         "serving": serving,
-        "timing": {key: round(seconds, 1) for key, seconds in timing.items()},
+        "timing": {key: round(seconds, 2) for key, seconds in timing.items()},
         "machine": machine_description(params.precision),
     }
 

@@ -22,7 +22,7 @@ import torch
 
 from . import RunRejected
 from .corpus import load_split
-from .loop import Hyperparameters, fine_tune, resolve_precision, seed_everything
+from .loop import DEFAULTS, Hyperparameters, fine_tune, resolve_precision, seed_everything
 from .metrics import classification_metrics
 from .model_io import (
     BASE_MODEL_PACKAGE,
@@ -72,9 +72,14 @@ def run(spec: TrainingRun) -> dict:
     _log(f"base {base}: new {len(split.labels)}-label head; {params.precision}, {params.frozen_layers} lower layers "
          f"frozen, {torch.get_num_threads()} threads")  # fmt: skip
     cpu_started = time.process_time()
-    train_seconds = fine_tune(model, tokenizer, [a.text for a in split.train], split.label_ids(split.train), params)
+    loop = fine_tune(model, tokenizer, [a.text for a in split.train], split.label_ids(split.train), params)
     # CPU seconds next to wall-clock ones show how much other load on the machine slowed the run.
-    timing = {"train_seconds": train_seconds, "train_cpu_seconds": time.process_time() - cpu_started}
+    timing = {
+        "train_seconds": loop.seconds,
+        "train_cpu_seconds": time.process_time() - cpu_started,
+        "lower_pass_seconds": loop.lower_pass_seconds,
+        "seconds_per_step": (loop.seconds - loop.lower_pass_seconds) / max(1, loop.steps),
+    }
     test_texts = [article.text for article in split.test]
     logits = predict_logits(model, tokenizer, test_texts, params.max_length)
     held_out = classification_metrics(split.label_ids(split.test), logits.argmax(-1).tolist(), split.labels)
@@ -107,19 +112,34 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainingRun:
     add = parser.add_argument
     add("--output", type=Path, default=Path("artifacts"), help="output folder (default: %(default)s)")
     add("--base-model", type=Path, help=f"local BERT checkpoint folder (default: the {BASE_MODEL_PACKAGE} one)")
-    add("--epochs", type=int, default=2, help="default: %(default)s")
-    add("--max-length", type=int, default=128, help="tokens per article, from its start (default: %(default)s)")
-    add("--batch-size", type=int, default=16, help="default: %(default)s")
-    add("--lr", type=float, default=1e-4, help="peak AdamW learning rate (default: %(default)s)")
-    add("--warmup-ratio", type=float, default=0.1, help="linear warmup share of steps (default: %(default)s)")
-    add("--weight-decay", type=float, default=0.01, help="default: %(default)s")
+    add("--epochs", type=int, default=DEFAULTS.epochs, help="default: %(default)s")
+    add(
+        "--max-length",
+        type=int,
+        default=DEFAULTS.max_length,
+        help="tokens per article, from its start (default: %(default)s)",
+    )
+    add("--batch-size", type=int, default=DEFAULTS.batch_size, help="default: %(default)s")
+    add("--lr", type=float, default=DEFAULTS.lr, help="peak AdamW learning rate (default: %(default)s)")
+    add(
+        "--warmup-ratio",
+        type=float,
+        default=DEFAULTS.warmup_ratio,
+        help="linear warmup share of steps (default: %(default)s)",
+    )
+    add("--weight-decay", type=float, default=DEFAULTS.weight_decay, help="default: %(default)s")
     add(
         "--frozen-layers",
         type=int,
-        default=0,
+        default=DEFAULTS.frozen_layers,
         help="lower encoder layers kept as the base has them, computed once; 0 trains all (default: %(default)s)",
     )
-    add("--seed", type=int, default=42, help="seeds torch, random, numpy and the split (default: %(default)s)")
+    add(
+        "--seed",
+        type=int,
+        default=DEFAULTS.seed,
+        help="seeds torch, random, numpy and the split (default: %(default)s)",
+    )
     add("--test-size", type=float, default=0.15, help="stratified held-out fraction (default: %(default)s)")
     add("--limit-per-class", type=int, help="use only N articles per label (quick runs)")
     add(
@@ -129,7 +149,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainingRun:
         help="model-config.yaml whose handler settings the held-out set is served with, per precision, for the "
         "model card (default: the shipped one)",
     )
-    add("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+    add("--precision", choices=("auto", "bf16", "fp32"), default=DEFAULTS.precision,
         help="training compute precision; auto = bf16 autocast where the CPU supports it natively. "
         "Saved weights are always float32 (default: %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)

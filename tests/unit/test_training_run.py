@@ -53,6 +53,8 @@ def tiny_run_args(base: Path, output: Path) -> list[str]:
         "32",
         "--test-size",
         "0.25",  # 5 held-out articles: one per label
+        "--frozen-layers",
+        "1",  # of the tiny model's 2
     ]
 
 
@@ -174,7 +176,7 @@ def test_too_small_held_out_fraction_is_refused(tiny_bert_dir, tmp_path, capsys)
 
 
 def test_more_frozen_layers_than_the_model_has_is_refused(tiny_bert_dir, tmp_path, capsys):
-    args = [*tiny_run_args(tiny_bert_dir, tmp_path / "out"), "--frozen-layers", "3"]  # the tiny model has 2
+    args = [*tiny_run_args(tiny_bert_dir, tmp_path / "out"), "--frozen-layers", "3"]  # the last one wins: 3 of 2
 
     assert train.main(args) == 2
     assert "3 frozen layers" in capsys.readouterr().err
