@@ -43,13 +43,14 @@ class Hyperparameters:
     """Lower encoder layers (with the embeddings) kept as the base has them; 0 trains every layer."""
 
 
-DEFAULTS = Hyperparameters(epochs=2, max_length=64, batch_size=16, lr=5e-4, warmup_ratio=0.1, weight_decay=0.01,
-                           seed=42, precision="auto", frozen_layers=5)  # fmt: skip
+DEFAULTS = Hyperparameters(epochs=1, max_length=64, batch_size=16, lr=3e-4, warmup_ratio=0.1, weight_decay=0.01,
+                           seed=42, precision="fp32", frozen_layers=4)  # fmt: skip
 """The default model's settings (`make model`); why these: docs/training-choices.md (`python -m training.choices`)."""
 
 
 def resolve_precision(requested: str) -> str:
-    """`bf16` or `fp32`. `auto` picks bf16 only with native CPU bf16 support, where it is markedly faster."""
+    """`bf16` or `fp32`. `auto` picks bf16 only with native CPU bf16 support (the default is fp32: bf16
+    autocast made the default's small steps slower even there, docs/training-choices.md)."""
     if requested != "auto":
         return requested
     from bert_classifier.device import cpu_supports_bf16
@@ -80,7 +81,7 @@ def fine_tune(
     started = time.perf_counter()
     ids = tokenizer(list(texts), truncation=True, max_length=params.max_length)["input_ids"]
     labels = torch.tensor(label_ids)
-    with _autocast(params.precision):
+    with autocast(params.precision):
         inputs = lower_states(model, tokenizer, ids, params.frozen_layers) if params.frozen_layers else None
     lower_pass = time.perf_counter() - started
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
@@ -95,7 +96,7 @@ def fine_tune(
     with tqdm(total=total_steps, desc="fine-tuning", unit="batch", dynamic_ncols=True, mininterval=refresh) as bar:
         for epoch in range(1, params.epochs + 1):
             for batch in torch.randperm(len(ids), generator=order).split(params.batch_size):
-                with _autocast(params.precision):
+                with autocast(params.precision):
                     if inputs is None:
                         logits = _full_forward(model, tokenizer, [ids[i] for i in batch])
                     else:
@@ -160,7 +161,8 @@ def _train_mode(model: BertForSequenceClassification, k: int) -> None:
         model.bert.encoder.layer[:k].eval()
 
 
-def _autocast(precision: str):
+def autocast(precision: str):
+    """bf16 autocast for `bf16`, nothing for `fp32`."""
     # autocast keeps the parameters (and so the saved weights) float32; only the matmuls run in bf16.
     if precision == "bf16":
         return torch.autocast("cpu", dtype=torch.bfloat16)
