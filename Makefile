@@ -172,14 +172,14 @@ image-lambda-test: setup ## call the Lambda image's handler inside it with an AP
 	$(BIN)/python -m tools.image_check lambda --tag $(LAMBDA_IMAGE_TAG)
 # ---- end images -----------------------------------------------------------------------------------------------
 
-# --- bench: in-process ceiling vs the real TorchServe (bench/, docs/bench.md, docs/bench.png) ---------------
+# --- bench: in-process ceiling vs the real TorchServe (bench/; docs/bench.md, bench.png, bench-results.json) ---
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs
 
-bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~12 min)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/ (bench.md says how long it took)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
-bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
+bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------
 
