@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .codecs import ParsedRequest, choose_response_format, decode_request, encode_results
-from .codecs.negotiation import CSV, JSON, JSON_LINES
 from .errors import InternalError, InvalidInput, PayloadTooLarge, ServingError
 from .explain import Explainer, ExplanationBudget, explanation_format
 from .model import BatchStats, TextClassifier
@@ -28,7 +27,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {JSON: "application/json", JSON_LINES: "application/jsonlines", CSV: "text/csv"}
 WARM_UP_TEXT = "The service is warming up."
 PROCESS_EXITS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 T = TypeVar("T")
@@ -183,8 +181,8 @@ class InferenceService:
     def _explain(self, request: Request, budget: ExplanationBudget) -> Response:
         parsed = self._decode(request)
         response_format = explanation_format(request.accept, parsed.format)
-        body = encode_results(self.explainer.explain(parsed, budget), parsed.single, response_format)
-        return Response(200, body, CONTENT_TYPES[response_format])
+        body, content_type = encode_results(self.explainer.explain(parsed, budget), parsed.single, response_format)
+        return Response(200, body, content_type)
 
     def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
         encoded = self.classifier.encode(parsed.texts)
@@ -212,8 +210,8 @@ class InferenceService:
         if isinstance(scores, Response):
             return scores
         results = [self._result(text_scores, item.parsed) for text_scores in scores]
-        body = encode_results(results, item.parsed.single, item.response_format)
-        return Response(200, body, CONTENT_TYPES[item.response_format])
+        body, content_type = encode_results(results, item.parsed.single, item.response_format)
+        return Response(200, body, content_type)
 
     def _result(self, text_scores: TextScores, parsed: ParsedRequest) -> dict:
         return format_result(

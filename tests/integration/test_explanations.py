@@ -9,7 +9,7 @@ import threading
 import pytest
 import requests
 
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import wait_for
 
 pytestmark = pytest.mark.integration

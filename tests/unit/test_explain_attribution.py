@@ -101,3 +101,15 @@ def test_the_baseline_is_the_candidate_the_model_scores_most_evenly(classifier):
     peaks |= {vocabulary["."]: 0.6, vocabulary[","]: 0.7}
 
     assert choose_baseline(ScriptedScores(peaks), classifier.tokenizer, 64) == vocabulary["."]
+
+
+def test_when_another_engine_serves_the_archives_torch_weights_are_loaded_in_fp32(sharp_bert_dir):
+    """With ONNX Runtime serving, the classifier holds no torch model: explanations load the saved one."""
+    served = TextClassifier.load(sharp_bert_dir, Settings(precision="fp32"))
+    saved = served.model.get_input_embeddings().weight.detach().clone()
+    served.model = None
+
+    attributor = Attributor.for_classifier(served, 64)
+
+    assert next(attributor.model.parameters()).dtype == torch.float32
+    assert torch.equal(attributor.model.get_input_embeddings().weight, saved)

@@ -259,6 +259,25 @@ def test_model_dir_defaults_to_the_first_existing_standard_folder(monkeypatch, t
     assert lambda_function._model_dir("/models/news") == lambda_function.Path("/models/news")
 
 
+def test_the_model_config_settings_apply_as_under_torchserve(cold, monkeypatch, tmp_path):
+    """Lambda reads the same model-config.yaml as every other front end (it used to read only the environment)."""
+    config = tmp_path / "model-config.yaml"
+    config.write_text("handler:\n  top_k: 2\n  max_texts_per_request: 1\n")
+    monkeypatch.setenv("MODEL_CONFIG", str(config))
+
+    one = lambda_handler(http_api_event('{"text": "one"}', {"Content-Type": "application/json"}), LambdaContext())
+    two = lambda_handler(http_api_event('{"data": ["a", "b"]}', {"Content-Type": "application/json"}), LambdaContext())
+
+    assert len(json.loads(one["body"])["scores"]) == 2
+    assert two["statusCode"] == 413
+
+
+def test_the_shipped_model_config_is_found_next_to_the_package():
+    assert (
+        lambda_function._model_config(None) == lambda_function.Path(__file__).resolve().parents[2] / "model-config.yaml"
+    )
+
+
 @pytest.mark.parametrize("make_event", [rest_api_event, http_api_event])
 def test_a_path_ending_in_explanations_gets_the_cores_explanation(warm, make_event):
     event = make_event(json.dumps({"text": TEXTS[0]}), {"Content-Type": "application/json"})

@@ -23,7 +23,8 @@ REQUEST_TYPES = {
 }
 # No Content-Type, or a generic one (curl -T, some SDKs): the body says what it is.
 SNIFFED_TYPES = ("", "application/octet-stream", "application/x-www-form-urlencoded")
-RESPONSE_TYPES = {JSON: JSON, JSON_LINES: JSON_LINES, CSV: CSV}
+RESPONSE_TYPES = (JSON, JSON_LINES, CSV)
+"""What we answer in; a request's format is its media type, so a JSON request is answered in JSON by default."""
 RESPONSE_ALIASES = {alias: canonical for alias, canonical in REQUEST_TYPES.items() if canonical in RESPONSE_TYPES}
 
 

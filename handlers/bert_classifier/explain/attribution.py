@@ -1,9 +1,10 @@
 """Integrated gradients of one label's log-probability over the word embeddings (Captum), in fp32.
 
 Explanations run the model's own forward (the Hugging Face module, one text, no packing) in fp32 arithmetic,
-whatever `precision` and `packing` predictions use: gradients through bf16/fp16 activations are too coarse to
-integrate. The weights are the served ones (a bf16-served model is copied and cast up once, at the first
-explanation), so what is explained is the function that serves predictions, computed in fp32.
+whatever `engine`, `precision` and `packing` predictions use: gradients through bf16/fp16 activations are too
+coarse to integrate. The weights are the served ones (a bf16-served model is copied and cast up once, at the first
+explanation), so what is explained is the function that serves predictions, computed in fp32; when ONNX Runtime
+serves, the archive's torch weights (which its ONNX export was made from) are loaded for explanations.
 
 What is integrated: the target label's log-probability (log-softmax; log-sigmoid for multi-label models), from
 a baseline text to the text, along a straight line in word-embedding space (`LayerIntegratedGradients` on the
@@ -21,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from ..model import load_torch_model
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +61,12 @@ class Attributor:
 
     @classmethod
     def for_classifier(cls, classifier, max_tokens: int) -> Attributor:
-        """An fp32 attributor over `classifier`'s model (a copy cast up when it serves in half precision)."""
+        """An fp32 attributor over `classifier`'s torch model: a copy cast up when it serves in half precision, or
+        the archive's own weights loaded afresh when another engine (ONNX Runtime) serves."""
         model = classifier.model
-        if classifier.dtype != torch.float32:
+        if model is None:
+            model = load_torch_model(classifier.model_dir, classifier.device)
+        elif next(model.parameters()).dtype != torch.float32:
             model = copy.deepcopy(model).float()
         model.eval().requires_grad_(False)  # gradients are taken with respect to embeddings, never weights
         probe = cls(model, classifier.tokenizer.pad_token_id or 0, classifier.multi_label)
