@@ -159,3 +159,40 @@ def test_a_lone_surrogate_in_a_key_is_a_400_and_its_neighbours_are_answered(serv
     )
 
     assert [status for status, _, _ in answers] == [200, 400, 400, 200]
+
+
+def grpc_request(name: str, content_type: str, body: bytes) -> dict:
+    """A request from one of the frontend's gRPC services: no headers, one parameter per input."""
+    frame = field(b"id") + struct.pack("!i", -1)
+    frame += field(name.encode()) + field(content_type.encode()) + field(body) + struct.pack("!i", -1)
+    from ts.protocol.otf_message_handler import _retrieve_request
+
+    return _retrieve_request(Frames(frame))
+
+
+def test_grpc_requests_are_told_apart_and_each_answered_in_its_protocol(service):
+    import base64
+
+    text = base64.b64encode(b"Shares fell.").decode()
+    bridge = {
+        "id": "g",
+        "model_name": "tiny",
+        "inputs": [{"name": "t", "datatype": "BYTES", "shape": [1], "data": [text]}],
+    }
+    answers = predict(
+        service,
+        [
+            grpc_request("body", "application/json", json.dumps(bridge).encode()),  # OIP gRPC ModelInfer
+            grpc_request("body", "application/json", b"{"),  # the same service, a body it could never send
+            grpc_request("data", "", GOOD),  # gRPC Predictions
+            request(json.dumps(bridge).encode(), {"Content-Type": "application/json"}),  # REST: not base64
+        ],
+    )
+
+    (_, _, oip), (_, _, broken), (_, _, predictions), (status, _, rest) = answers
+    assert oip["id"] == "g"
+    assert [o["name"] for o in oip["outputs"]] == ["label", "label_id", "score"]
+    assert {"id", "model_name", "model_version"} <= set(broken)
+    assert broken["outputs"][0]["name"] == "error"
+    assert predictions[0]["label"] in ("business", "sport", "tech")
+    assert (status, list(rest)) == (400, ["error"])  # model_name is no field of an OIP REST request

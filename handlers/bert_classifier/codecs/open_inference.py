@@ -102,6 +102,12 @@ TORCHSERVE_GRPC = TorchServeGrpcBridge()
 """The adapter's hint for a request from TorchServe's OIP gRPC service, before its body is read."""
 
 
+def error_protocol(document: Any, bridge: bool) -> OpenInference:
+    """What answers an error found while decoding `document` (the bridge echoes the request's id)."""
+    request_id = document.get("id") if isinstance(document, dict) else None
+    return TorchServeGrpcBridge(request_id if isinstance(request_id, str) else None) if bridge else OpenInference()
+
+
 def recognises(document: Any) -> bool:
     """OIP's `inputs` is a list of tensor objects; our own `{"inputs": [...]}` is a list of strings."""
     if not isinstance(document, dict) or not isinstance(document.get("inputs"), list):

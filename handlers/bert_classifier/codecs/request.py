@@ -78,7 +78,7 @@ def _decode_json(
     document = body if isinstance(body, (dict, list)) else json_body.parse_json(text_body.to_str(body, encoding))
     bridge = isinstance(hint, open_inference.TorchServeGrpcBridge)
     if bridge or binary is not None or open_inference.recognises(document):
-        protocol = hint or open_inference.OpenInference()
+        protocol = open_inference.error_protocol(document, bridge)
     else:
         protocol = kserve_v1.KSERVE_V1 if kserve_v1.recognises(document) else NATIVE
     with answering_errors_as(protocol):
