@@ -195,4 +195,4 @@ def test_grpc_requests_are_told_apart_and_each_answered_in_its_protocol(service)
     assert {"id", "model_name", "model_version"} <= set(broken)
     assert broken["outputs"][0]["name"] == "error"
     assert predictions[0]["label"] in ("business", "sport", "tech")
-    assert (status, list(rest)) == (400, ["error"])  # model_name is no field of an OIP REST request
+    assert (status, list(rest)) == (400, ["error"])  # over REST, BYTES are text, not base64

@@ -34,7 +34,8 @@ from .protocol import Answer, JsonErrorProtocol, ModelIdentity, ascii_json
 BINARY_HEADER = "inference-header-content-length"
 OUTPUT_TYPES = {"label": "BYTES", "label_id": "INT64", "score": "FP32", "scores": "FP32"}
 DEFAULT_OUTPUTS = ("label", "label_id", "score")
-REQUEST_FIELDS = ("id", "parameters", "inputs", "outputs")
+REQUEST_FIELDS = ("id", "parameters", "inputs", "outputs", "model_name", "model_version")
+"""The spec's four, and the two the KServe SDK also sends (the URL names the model; they are not read)."""
 BRIDGE_FIELDS = ("id", "model_name", "inputs")
 TENSOR_FIELDS = ("name", "datatype", "shape", "data", "parameters")
 PACK = {"INT64": "q", "FP32": "f"}
