@@ -205,7 +205,8 @@ def test_kserve_sdk_rest_client_over_v1_and_v2(server):
 
 def grpc_predict(stubs, channel, body: bytes, model="tiny") -> bytes:
     stub = stubs.inference_pb2_grpc.InferenceAPIsServiceStub(channel)
-    return stub.Predictions(stubs.inference_pb2.PredictionsRequest(model_name=model, input={"data": body})).prediction
+    request = stubs.inference_pb2.PredictionsRequest(model_name=model, input={"data": body})
+    return stub.Predictions(request, timeout=60).prediction  # a dead worker must fail the test, not hang it
 
 
 def model_infer(stubs, channel, texts, datatype="BYTES", model="tiny", request_id="g-1"):
@@ -217,7 +218,7 @@ def model_infer(stubs, channel, texts, datatype="BYTES", model="tiny", request_i
         name="text", datatype=datatype, shape=[len(texts)], contents=contents
     )
     request = pb.ModelInferRequest(model_name=model, id=request_id, inputs=[tensor])
-    return stubs.open_inference_grpc_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
+    return stubs.open_inference_grpc_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=60)
 
 
 def test_grpc_predictions_classifies_several_texts(server, stubs, channel):
