@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from tests.integration.conftest import ROOT, archive
-from tools.manage import ManagementClient, rollout, wait_ready
 from tools.manage import main as manage_main
+from tools.management_client import ManagementClient, rollout, wait_ready
 from tools.server import LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration

@@ -59,12 +59,13 @@ def opt_ml(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def serve(opt_ml, tmp_path_factory):
-    # README "Batch Transform": a mini-batch of many lines needs a higher max_texts_per_request. fp32 on both
-    # sides: bf16 scores move by up to 0.005 with how texts fall into micro-batches, and order is checked by score.
+    # README "Batch Transform": a mini-batch of many lines needs higher per-request caps. fp32 on both sides:
+    # bf16 scores move by up to 0.005 with how texts fall into micro-batches, and order is checked by score.
     instance = start_serve(
         opt_ml,
         tmp_path_factory.mktemp("serve"),
         BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST="5000",
+        BERT_CLASSIFIER_MAX_TOKENS_PER_REQUEST=str(5000 * 256),
         BERT_CLASSIFIER_PRECISION=PRECISION,
     )
     yield instance

@@ -17,13 +17,29 @@ import pytest
 from bert_classifier.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
+from sagemaker_serving import inference as inference_module
 from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn
-from tools.sagemaker_artifact import build_artifact, requirements
+from tools.sagemaker_artifact import build_artifact, core_pins, requirements
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["Shares rose after profits beat forecasts.", "The striker scored twice.", "A new chip, faster."]
+
+
+# These tests compare separately loaded services (one in a subprocess) for equal answers: that needs one engine
+# and precision, where `auto` would probe at every load and may pick torch bf16 in one and fp32 in another.
+PINNED = {"BERT_CLASSIFIER_ENGINE": "torch", "BERT_CLASSIFIER_PRECISION": "fp32"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pinned_engine():
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in PINNED.items():
+            patch.setenv(name, value)
+        inference_module._settings.cache_clear()
+        yield
+    inference_module._settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +50,7 @@ def model(tiny_bert_dir):
 @pytest.fixture(scope="module")
 def reference(tiny_bert_dir):
     """The core called directly, as the TorchServe handler calls it."""
-    return InferenceService.load(tiny_bert_dir, read_settings({}, env={}))
+    return InferenceService.load(tiny_bert_dir, read_settings({}, env=PINNED))
 
 
 def test_the_documented_local_debugging_call_answers_like_the_torchserve_path(tiny_bert_dir, reference):
@@ -128,6 +144,20 @@ def test_requirements_pin_the_cores_packages_from_pyproject_but_not_torch():
     assert [line.split("==")[0] for line in lines] == ["transformers", "tokenizers", "safetensors", "PyYAML"]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert all(f'"{line}"' in pyproject for line in lines)
+    assert [pin.split("==")[0] for pin in core_pins()] == ["torch", *(line.split("==")[0] for line in lines)]
+
+
+def test_core_pins_follow_the_one_list_in_pyproject(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["torch==2.0", "pyyaml==6.0", "requests==2"]\n'
+        '[tool.bert-torchserve]\ncore-packages = ["torch", "PyYAML"]\n'
+    )
+    assert core_pins(pyproject) == ["torch==2.0", "pyyaml==6.0"]
+    assert requirements(pyproject) == "pyyaml==6.0\n"
+    pyproject.write_text(pyproject.read_text().replace('"PyYAML"', '"PyYAML", "safetensors"'))
+    with pytest.raises(ValueError, match="does not pin safetensors"):
+        core_pins(pyproject)
 
 
 @pytest.fixture(scope="module")
