@@ -58,9 +58,9 @@ class Response:
     body: bytes
     content_type: str = "application/json"
     error_type: str | None = None
+    """The error class name for a non-200 response (for metrics); never sent to the client."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Response headers besides Content-Type that the request's protocol needs."""
-    """The error class name for a non-200 response (for metrics); never sent to the client."""
 
     @property
     def phrase(self) -> str:
