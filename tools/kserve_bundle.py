@@ -42,6 +42,7 @@ MANAGEMENT_PORT = 8081
 SHARED_PROPERTIES = (
     "grpc_inference_port",
     "grpc_management_port",
+    "ts_open_inference_protocol",
     "disable_token_authorization",
     "allowed_urls",
     "install_py_dep_per_model",

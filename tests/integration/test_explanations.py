@@ -54,14 +54,31 @@ def test_explanation_caps_are_client_errors_that_name_them(server):
     assert "max_explain_steps" in too_many_steps.json()["message"]
 
 
-@pytest.mark.parametrize("path", ["v1/models/tiny:explain", "v2/models/tiny/explain"])
-def test_kserve_explain_routes_reach_the_handler_as_explanations(server, path):
-    """TorchServe's frontend marks both routes as explanations; a body in our own contract is explained (KServe
-    and Open Inference Protocol bodies are issue 15's codecs)."""
-    response = post(server, path, {"text": TEXT})
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("v1/models/tiny:explain", {"text": TEXT}),
+        ("v2/models/tiny/explain", {"text": TEXT}),
+        ("v1/models/tiny:explain", {"instances": [TEXT]}),
+        ("v2/models/tiny/explain", {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT]}]}),
+    ],
+)
+def test_kserve_explain_routes_reach_the_handler_as_explanations(server, path, body):
+    """TorchServe's frontend marks both routes as explanations; bodies in our contract, KServe v1's and the Open
+    Inference Protocol's are read as on their prediction routes, and answered in our own contract."""
+    response = post(server, path, body)
 
-    assert response.status_code == 200
-    assert response.json()["words"][0]["word"] == "Markets"
+    assert response.status_code == 200, response.text
+    result = response.json()
+    result = result if isinstance(result, dict) else result[0]
+    assert result["words"][0]["word"] == "Markets"
+
+
+def test_an_explain_route_error_is_in_the_protocol_of_the_body(server):
+    response = post(server, "v1/models/tiny:explain", {"instances": [TEXT], "parameters": {"steps": 10_000}})
+
+    assert response.status_code == 400
+    assert "max_explain_steps" in response.json()["error"]  # KServe's {"error": ...}, not our {"code", ...}
 
 
 @pytest.fixture(scope="module")
