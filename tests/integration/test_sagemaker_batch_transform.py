@@ -1,8 +1,8 @@
 """A Batch Transform job's traffic against the image's entrypoint, run on this host as in
 test_sagemaker_serve.py: JSON lines and CSV files split with SplitType=Line, BatchStrategy=MultiRecord and
-MaxPayloadInMB=1 (`batch_transform.py`), answers assembled with AssembleWith=Line. The output must have exactly
-one line per input line, in order, each the answer for that line's text (checked against the same model in
-process), so that JoinSource=Input pairs them right.
+MaxPayloadInMB=1, answers assembled with AssembleWith=Line (`batch_transform.py`: a stand-in for SageMaker's
+side, which cannot run here). The output must have exactly one line per input line, in order, each the answer for
+that line's text (checked against the same model in process), so that JoinSource=Input pairs them right.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
 from tests.conftest import save_tiny_bert
-from tests.integration.batch_transform import assemble_with_line, run_job, split_multi_record
+from tests.integration.batch_transform import run_job
 from tests.integration.test_sagemaker_serve import start_serve
 from tools.sagemaker_artifact import build_artifact
 
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LINES = 600
 MAX_PAYLOAD_MB = 1
 PRECISION = "fp32"
+MAX_TEXTS = 5000  # README "Batch Transform": BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST=5000, tokens 5000 x 256
 WORDS = ("shares", "market", "striker", "goal", "minister", "vote", "film", "album", "chip", "software", "bank")
 
 
@@ -59,12 +60,14 @@ def opt_ml(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def serve(opt_ml, tmp_path_factory):
-    # README "Batch Transform": a mini-batch of many lines needs a higher max_texts_per_request. fp32 on both
-    # sides: bf16 scores move by up to 0.005 with how texts fall into micro-batches, and order is checked by score.
+    # README "Batch Transform": a mini-batch of many lines needs a higher max_texts_per_request and
+    # max_tokens_per_request. fp32 on both sides: bf16 scores move by up to 0.005 with how texts fall into
+    # micro-batches, and order is checked by score.
     instance = start_serve(
         opt_ml,
         tmp_path_factory.mktemp("serve"),
-        BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST="5000",
+        BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST=str(MAX_TEXTS),
+        BERT_CLASSIFIER_MAX_TOKENS_PER_REQUEST=str(MAX_TEXTS * 256),
         BERT_CLASSIFIER_PRECISION=PRECISION,
     )
     yield instance
@@ -74,7 +77,7 @@ def serve(opt_ml, tmp_path_factory):
 @pytest.fixture(scope="module")
 def expected(opt_ml) -> list[dict]:
     handler = yaml.safe_load((opt_ml / "model" / "code" / "model-config.yaml").read_text())["handler"]
-    handler |= {"max_texts_per_request": LINES, "precision": PRECISION}
+    handler |= {"max_texts_per_request": LINES, "max_tokens_per_request": LINES * 256, "precision": PRECISION}
     service = InferenceService.load(opt_ml / "model", read_settings(handler, env={}))
     return json.loads(service.handle(Request({"data": texts()}, "application/json")).body)
 
@@ -93,16 +96,6 @@ def check(output_lines: list[dict], expected: list[dict]) -> None:
     assert len(output_lines) == len(expected)
     assert [line["label"] for line in output_lines] == [result["label"] for result in expected]
     assert [line["score"] for line in output_lines] == pytest.approx([r["score"] for r in expected], abs=1e-5)
-
-
-def test_the_splitter_and_assembler_follow_aws_rules():
-    data = b"a\nbb\nccc\n"
-    assert list(split_multi_record(data, 1)) == [data]
-    big = (b"x" * 600_000 + b"\n") * 3
-    assert [len(body) for body in split_multi_record(big, 1)] == [600_001, 600_001, 600_001]
-    with pytest.raises(ValueError, match="MaxPayloadInMB"):
-        list(split_multi_record(b"y" * (1024 * 1024 + 1), 1))
-    assert assemble_with_line([b"1\n2\n", b"3\n"]) == b"1\n2\n3\n"
 
 
 def test_jsonlines_job_gives_one_output_line_per_input_line_in_order(serve, expected):
