@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer
@@ -55,9 +55,15 @@ model: setup ## fine-tune the default BERT news classifier into artifacts/ (offl
 $(MODEL_DIR)/model.safetensors:
 	$(MAKE) model
 
-archive: setup ## pack MODEL_DIR + handler into model-store/MODEL_NAME.mar (checks the artifacts first)
+# ONNX=off packs torch only; GATE=accept|skip for a model without held-out data (README "Engines").
+ONNX          ?= on
+GATE          ?= measure
+HELD_OUT      ?=
+
+archive: setup ## pack MODEL_DIR + handler (+ ONNX fp32/int8 and the accuracy gate) into model-store/MODEL_NAME.mar
 	$(BIN)/python -m tools.archive --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
-	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --export-path $(MODEL_STORE)
+	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --export-path $(MODEL_STORE) \
+	  $(if $(filter off,$(ONNX)),--no-onnx) --gate $(GATE) $(if $(HELD_OUT),--held-out $(HELD_OUT))
 
 $(MAR): $(MODEL_DIR)/model.safetensors $(MODEL_CONFIG) $(HANDLER_FILES)
 	$(MAKE) archive

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 
 from ts.torch_handler.base_handler import BaseHandler
 
 from bert_classifier.activity import busy
-from bert_classifier.metrics import COUNTER, batch_metrics
+from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
 from bert_classifier.service import Request, Response, guarded
 from bert_classifier.startup import start_service
 
 log = logging.getLogger(__name__)
+
+METRICS_INTERVAL = 1.0
+"""Seconds between metric hand-overs to TorchServe under load (`MetricsBuffer`); Prometheus scrapes far less often."""
 
 RAW_BODIES = {"TS_DECODE_INPUT_REQUEST": "false"}
 """TorchServe's worker reads this variable for every request: with it, each body reaches us as the bytes the
@@ -30,6 +35,9 @@ class BertClassifierHandler(BaseHandler):
 
     def initialize(self, context) -> None:
         os.environ.update(RAW_BODIES)
+        self.metrics = MetricsBuffer(METRICS_INTERVAL)
+        self._metrics_lock = threading.Lock()
+        self._metrics_timer: threading.Timer | None = None
         properties = context.system_properties
         self.service = start_service(
             properties["model_dir"], context.model_yaml_config, os.environ, gpu_id=properties.get("gpu_id")
@@ -53,8 +61,22 @@ class BertClassifierHandler(BaseHandler):
         outcome = self.service.handle_batch([item for item in requests if isinstance(item, Request)])
         answers = iter(outcome.responses)
         responses = [item if isinstance(item, Response) else next(answers) for item in requests]
-        guarded(_emit_metrics, context.metrics, len(responses), outcome)  # metrics never fail a batch
+        guarded(self._record_metrics, context.metrics, batch_metrics(len(responses), outcome))  # never fail a batch
         return responses
+
+    def _record_metrics(self, store, metrics) -> None:
+        """Hand the metrics on when due; what is held is handed on by a timer at the end of the interval."""
+        with self._metrics_lock:
+            _emit_metrics(store, self.metrics.add(metrics, time.monotonic()))
+            if self.metrics.pending and self._metrics_timer is None:
+                self._metrics_timer = threading.Timer(self.metrics.interval, self._release_metrics, (store,))
+                self._metrics_timer.daemon = True
+                self._metrics_timer.start()
+
+    def _release_metrics(self, store) -> None:
+        with self._metrics_lock:
+            self._metrics_timer = None
+            _emit_metrics(store, self.metrics.release(time.monotonic()))
 
 
 def _request(row, context, index: int) -> Request:
@@ -82,12 +104,12 @@ def _form_field(fields: dict):
     return next(iter(fields.values())) if len(fields) == 1 else None
 
 
-def _emit_metrics(store, requests: int, outcome) -> None:
-    """Hand the batch's metrics to TorchServe; a metrics problem must never fail the batch."""
+def _emit_metrics(store, metrics) -> None:
+    """Hand metrics to TorchServe; a metrics problem must never fail the batch."""
     from ts.metrics.dimension import Dimension
     from ts.metrics.metric_type_enum import MetricTypes
 
-    for metric in batch_metrics(requests, outcome):
+    for metric in metrics:
         # A fresh list each call: TorchServe appends its default dimensions to the list it is given.
         dimensions = [Dimension("ErrorType", metric.error_type)] if metric.error_type else []
         kind = MetricTypes.COUNTER if metric.kind == COUNTER else MetricTypes.GAUGE

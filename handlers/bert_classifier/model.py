@@ -12,9 +12,10 @@ import torch
 
 from .artifacts import validate_artifacts
 from .batching import plan_micro_batches
-from .device import select_dtype, to_device
+from .engines import Engine, Selection, select_engine
+from .engines.probe import PROBE_TEXTS
+from .engines.torch_engine import TorchEngine
 from .errors import InvalidSetting
-from .packed import PackedBert, packing_unsupported
 from .results import TextScores
 from .segments import EncodedTexts, Segment, Segmenter
 from .settings import Settings
@@ -52,41 +53,39 @@ class BatchStats:
 class TextClassifier:
     """A loaded sequence classifier and its tokenizer. `classify` is the whole inference contract."""
 
-    def __init__(self, model, tokenizer, labels: Sequence[str], settings: Settings, multi_label: bool) -> None:
-        _check_positions(model.config, settings.max_length)
-        self.model = model
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        labels: Sequence[str],
+        settings: Settings,
+        multi_label: bool,
+        engine: Engine | None = None,
+    ) -> None:
+        """`engine` turns token ids into logits; without one, `model` runs in torch as `settings` say."""
+        if model is not None:
+            _check_positions(model.config, settings.max_length)
         self.tokenizer = tokenizer
         self.labels = tuple(labels)
         self.settings = settings
         self.multi_label = multi_label
-        self.device = next(model.parameters()).device
-        self.dtype = select_dtype(self.device, settings.precision)
-        if self.dtype != torch.float32:
-            # Half-precision weights, cast once: autocast would re-cast every weight on every forward (measured
-            # 5-15% slower on CPU). Logits are turned back into fp32 before softmax.
-            self.model.to(self.dtype)
         self._pad = tokenizer.pad_token_id or 0
         self.segmenter = Segmenter(tokenizer, settings)
-        self.packed = self._packed_forward(settings.packing)
-
-    def _packed_forward(self, packing: str) -> PackedBert | None:
-        if packing == "off":
-            return None
-        reason = packing_unsupported(self.model)
-        if reason:
-            log.info("token packing off: %s; every micro-batch is padded to its longest text", reason)
-            return None
-        return PackedBert(self.model)
+        self.engine = engine or TorchEngine(model, settings.precision, settings.packing, self._pad)
+        self.model = getattr(self.engine, "model", None)
+        """The torch model (None when another engine runs)."""
+        self.device = self.engine.device
+        self.selection = Selection(self.engine)
 
     @property
     def forward_kind(self) -> str:
         """`packed` (no pad token in any matmul) or `padded` (each micro-batch padded to its longest text)."""
-        return "packed" if self.packed else "padded"
+        return "packed" if self.engine.packed else "padded"
 
     @classmethod
     def load(cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu") -> TextClassifier:
         """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`."""
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # a progress bar per worker start only clutters the log
@@ -97,11 +96,23 @@ class TextClassifier:
         # Some checkpoints ship tokenizer.json with padding/truncation fixed; we pad and truncate ourselves.
         tokenizer.backend_tokenizer.no_padding()
         tokenizer.backend_tokenizer.no_truncation()
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(model_dir), local_files_only=True, use_safetensors=True
+        _check_positions(AutoConfig.from_pretrained(str(model_dir), local_files_only=True), settings.max_length)
+
+        def load_model():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(model_dir), local_files_only=True, use_safetensors=True
+            )
+            return model.to(device).eval()
+
+        def run(engine: Engine) -> None:
+            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(PROBE_TEXTS)
+
+        selection = select_engine(
+            model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0
         )
-        model.to(device).eval()
-        return cls(model, tokenizer, summary.labels, settings, summary.multi_label)
+        classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine)
+        classifier.selection = selection
+        return classifier
 
     def encode(self, texts: Sequence[str]) -> EncodedTexts:
         """Tokenize one request's texts into model rows (truncated or windowed); raises only on a tokenizer fault."""
@@ -137,7 +148,7 @@ class TextClassifier:
         order = [i for group in plan for i in group]
         stats.micro_batches = len(groups)
         stats.real_tokens = sum(lengths)
-        stats.padded_tokens = stats.real_tokens if self.packed else sum(len(g) * len(g[0]) for g in groups)
+        stats.padded_tokens = stats.real_tokens if self.engine.packed else sum(len(g) * len(g[0]) for g in groups)
         scores: list[torch.Tensor] = [torch.empty(0)] * len(segments)
         for i, row_scores in zip(order, self._score_groups(groups), strict=True):
             scores[i] = row_scores
@@ -162,7 +173,7 @@ class TextClassifier:
 
     def _forward_chunks(self, groups: list[list[list[int]]]) -> list[list[list[list[int]]]]:
         """Packed: groups together up to `MAX_PACKED_TOKENS` per forward; padded: one forward per group."""
-        if not self.packed:
+        if not self.engine.packed:
             return [[group] for group in groups]
         chunks: list[list[list[list[int]]]] = []
         tokens = 0
@@ -177,21 +188,9 @@ class TextClassifier:
 
     def _forward(self, groups: list[list[list[int]]]) -> torch.Tensor:
         """Probabilities (fp32, on the CPU) of every row of `groups`, in that order."""
-        with torch.inference_mode():
-            logits = self.packed.logits(groups) if self.packed else self._padded_logits(groups[0])
-        logits = logits.float()
+        logits = self.engine.logits(groups).float()
         scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
         return scores.cpu()
-
-    def _padded_logits(self, rows: list[list[int]]) -> torch.Tensor:
-        longest = len(rows[0])
-        input_ids = torch.full((len(rows), longest), self._pad, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for r, row in enumerate(rows):
-            input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
-            attention_mask[r, : len(row)] = 1
-        input_ids, attention_mask = to_device(input_ids, self.device), to_device(attention_mask, self.device)
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
 def _per_text(encoded: EncodedTexts, scores: list[torch.Tensor]) -> list[TextScores]:

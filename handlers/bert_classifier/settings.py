@@ -16,7 +16,10 @@ from .errors import InvalidSetting
 
 ENV_PREFIX = "BERT_CLASSIFIER_"
 LONG_TEXT_MODES = ("truncate", "window")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+ENGINES = ("auto", "torch", "onnxruntime")
+TORCH_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+ONNXRUNTIME_PRECISIONS = ("auto", "fp32", "int8")
 PACKINGS = ("auto", "off")
 
 
@@ -49,11 +52,17 @@ class Settings:
     """Window mode: at most this many windows per text; the rest of the text is reported as truncated."""
     multi_label_threshold: float = 0.5
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
+    engine: str = "auto"
+    """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a short timed probe
+    at start-up picks the fastest variant the archive's accuracy gate allows (torch fp32 always among them); on a
+    GPU, torch."""
     precision: str = "auto"
-    """`auto` (bf16/fp16 on a GPU; bf16 on a CPU with native bf16, AVX512-BF16 or AMX; else fp32), `fp32`,
-    `bf16` or `fp16`."""
+    """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16/fp16 on
+    a GPU, bf16 on a CPU with native bf16 (AVX512-BF16 or AMX), else fp32; with `onnxruntime` or `auto` engines a
+    fixed precision narrows the probe to that precision's variants."""
     torch_threads: int = 0
-    """Torch intra-op threads per worker; 0 derives it from the usable cores and the number of workers."""
+    """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 derives it from the usable cores and the
+    number of workers."""
     packing: str = "auto"
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
     multiply (attention still runs per micro-batch); other architectures run padded. `off`: always padded."""
@@ -73,6 +82,13 @@ class Settings:
         _require(self.max_windows >= 1, "max_windows must be at least 1")
         _require(0.0 < self.multi_label_threshold < 1.0, "multi_label_threshold must be in (0, 1)")
         _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
+        _require(self.engine in ENGINES, f"engine must be one of {ENGINES}")
+        if self.engine == "torch":
+            _require(self.precision in TORCH_PRECISIONS, f"engine torch runs precision {TORCH_PRECISIONS}")
+        if self.engine == "onnxruntime":
+            _require(
+                self.precision in ONNXRUNTIME_PRECISIONS, f"engine onnxruntime runs precision {ONNXRUNTIME_PRECISIONS}"
+            )
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
 

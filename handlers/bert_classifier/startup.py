@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from .device import select_device, threads_per_worker
+from .device import cpu_isa, select_device, threads_per_worker
 from .service import InferenceService
 from .settings import settings_from_model_config
 
@@ -40,13 +40,17 @@ def start_service(
     service.warm_up()
     classifier = service.classifier
     log.info(
-        "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d forward=%s settings=%s",
+        "loaded model from %s on %s: labels=%s engine=%s dtype=%s torch_threads=%d forward=%s chosen by %s "
+        "cpu=%s settings=%s",
         model_dir,
-        device,
+        classifier.device,
         ",".join(classifier.labels),
-        str(classifier.dtype).removeprefix("torch."),
+        classifier.engine.variant.engine,
+        classifier.engine.variant.precision,
         torch.get_num_threads(),
         classifier.forward_kind,
+        classifier.selection.describe(),
+        cpu_isa(),
         settings,
     )
     return service

@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LINES = 600
 MAX_PAYLOAD_MB = 1
 PRECISION = "fp32"
-MAX_TEXTS = 5000  # README "Batch Transform": BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST=5000, tokens 5000 x 256
 WORDS = ("shares", "market", "striker", "goal", "minister", "vote", "film", "album", "chip", "software", "bank")
 
 
@@ -60,14 +59,13 @@ def opt_ml(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def serve(opt_ml, tmp_path_factory):
-    # README "Batch Transform": a mini-batch of many lines needs a higher max_texts_per_request and
-    # max_tokens_per_request. fp32 on both sides: bf16 scores move by up to 0.005 with how texts fall into
-    # micro-batches, and order is checked by score.
+    # README "Batch Transform": a mini-batch of many lines needs higher per-request caps. fp32 on both sides:
+    # bf16 scores move by up to 0.005 with how texts fall into micro-batches, and order is checked by score.
     instance = start_serve(
         opt_ml,
         tmp_path_factory.mktemp("serve"),
-        BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST=str(MAX_TEXTS),
-        BERT_CLASSIFIER_MAX_TOKENS_PER_REQUEST=str(MAX_TEXTS * 256),
+        BERT_CLASSIFIER_MAX_TEXTS_PER_REQUEST="5000",
+        BERT_CLASSIFIER_MAX_TOKENS_PER_REQUEST=str(5000 * 256),
         BERT_CLASSIFIER_PRECISION=PRECISION,
     )
     yield instance
@@ -77,7 +75,7 @@ def serve(opt_ml, tmp_path_factory):
 @pytest.fixture(scope="module")
 def expected(opt_ml) -> list[dict]:
     handler = yaml.safe_load((opt_ml / "model" / "code" / "model-config.yaml").read_text())["handler"]
-    handler |= {"max_texts_per_request": LINES, "max_tokens_per_request": LINES * 256, "precision": PRECISION}
+    handler |= {"max_texts_per_request": LINES, "precision": PRECISION}
     service = InferenceService.load(opt_ml / "model", read_settings(handler, env={}))
     return json.loads(service.handle(Request({"data": texts()}, "application/json")).body)
 

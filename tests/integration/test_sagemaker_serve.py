@@ -167,7 +167,9 @@ def model_dir(tmp_path_factory) -> Path:
     code/). A wider initialisation of the tiny model makes each text's scores distinct."""
     work = tmp_path_factory.mktemp("artifact")
     settings = work / "model-config.yaml"  # handler settings chosen at packaging time: top 2 labels per text
-    settings.write_text((ROOT / "model-config.yaml").read_text().replace("top_k: 1", "top_k: 2"))
+    # and one engine, so the in-process answers compare exactly (`auto` would probe in each process)
+    shipped = (ROOT / "model-config.yaml").read_text().replace("top_k: 1", "top_k: 2")
+    settings.write_text(shipped.replace("engine: auto", "engine: torch").replace("precision: auto", "precision: fp32"))
     saved = save_tiny_bert(work / "saved", initializer_range=0.2)
     artifact = build_artifact(saved, work / "model.tar.gz", model_config=settings)
     with tarfile.open(artifact) as archive:
