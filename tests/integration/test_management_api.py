@@ -6,8 +6,9 @@ import zipfile
 
 import pytest
 import requests
+import yaml
 
-from tests.integration.conftest import archive
+from tests.integration.conftest import BATCHING, ROOT, archive
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,9 @@ def test_a_plain_path_to_an_unpacked_archive_outside_the_store_is_loaded_despite
     linked into its temporary folder and loaded, handler code included (`ModelArchive.downloadModel`). README
     "Security defaults" says so; if this starts failing, TorchServe closed the hole and the README must change."""
     unpacked = tmp_path / "unpacked"
-    zipfile.ZipFile(archive(tiny_bert_dir, tmp_path, "outside_folder")).extractall(unpacked)
+    config = tmp_path / "one-worker.yaml"
+    config.write_text(yaml.safe_dump(yaml.safe_load((ROOT / "model-config.yaml").read_text()) | BATCHING))
+    zipfile.ZipFile(archive(tiny_bert_dir, tmp_path, "outside_folder", config=config)).extractall(unpacked)
     management = server.management_url
     params = {"url": str(unpacked), "model_name": "outside_folder", "synchronous": "true"}
     registered = requests.post(f"{management}/models", params=params, timeout=240)

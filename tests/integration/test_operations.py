@@ -47,7 +47,7 @@ def test_version_rollout_under_continuous_requests_loses_none(server, versions):
     """Several clients send requests in a loop through the whole rollout; every request counts, including one
     that raised (a connection reset, or a timeout when TorchServe drops a request in an unregistered worker)."""
     client = ManagementClient(server.management_url)
-    client.register("ops_v1.mar", model_name="ops")  # the archive's 2 workers, as `make serve` starts them
+    client.register("ops_v1.mar", model_name="ops", workers=1)
     url = f"{server.inference_url}/predictions/ops"
     text = {"text": "Markets rallied as the central bank held interest rates."}
     v1_score = score(requests.post(url, json=text, timeout=30))
