@@ -152,14 +152,36 @@ sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:
 	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker_serving.serve serve
 # ---- end SageMaker ----------------------------------------------------------------------------------------
 
-# --- bench: in-process ceiling vs the real TorchServe (bench/, docs/bench.md, docs/bench.png) ---------------
+# ---- images with buildah, no Docker engine (README "Build and test the images here") ------------------------
+IMAGE_TAG        ?= bert-classifier:cpu
+LAMBDA_IMAGE_TAG ?= bert-classifier-lambda:cpu
+# More options for tools/image.py, e.g. IMAGE_ARGS=--fresh-base to rebuild a stand-in base.
+IMAGE_ARGS       ?=
+IMAGE_BUILD      := $(BIN)/python -m tools.image --torch-pip-args "$(TORCH_PIP_ARGS)" $(IMAGE_ARGS)
+
+.PHONY: image image-test image-lambda image-lambda-test
+
+image: setup ## build docker/Dockerfile (CPU) with buildah as root; a stand-in base if the official one cannot be pulled
+	$(IMAGE_BUILD) --dockerfile docker/Dockerfile --tag $(IMAGE_TAG)
+
+image-test: setup $(MODEL_DIR)/model.safetensors ## run the built image's entrypoint (buildah) and check it as SageMaker would
+	$(BIN)/python -m tools.image_check sagemaker --tag $(IMAGE_TAG) --model-dir $(MODEL_DIR)
+
+image-lambda: setup $(MODEL_DIR)/model.safetensors ## build docker/lambda.Dockerfile with buildah, MODEL_DIR baked in
+	$(IMAGE_BUILD) --dockerfile docker/lambda.Dockerfile --tag $(LAMBDA_IMAGE_TAG) --build-arg MODEL_SOURCE=$(MODEL_DIR)
+
+image-lambda-test: setup ## call the Lambda image's handler inside it with an API Gateway event (no runtime emulator here)
+	$(BIN)/python -m tools.image_check lambda --tag $(LAMBDA_IMAGE_TAG)
+# ---- end images -----------------------------------------------------------------------------------------------
+
+# --- bench: in-process ceiling vs the real TorchServe (bench/; docs/bench.md, bench.png, bench-results.json) ---
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs
 
-bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~12 min)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/ (bench.md says how long it took)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
-bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
+bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------
 

@@ -113,13 +113,11 @@ def write_bundle(
     config_dir = output / "config"
     config_dir.mkdir(parents=True)
     build_archive(
-        argparse.Namespace(
-            model_dir=str(model_dir),
-            model_name=model_name,
-            version=version,
-            config_file=str(model_config),
-            export_path=str(output / "model-store"),
-        )
+        model_dir=model_dir,
+        model_name=model_name,
+        version=version,
+        config_file=model_config,
+        export_path=output / "model-store",
     )
     shutil.copy(ROOT / "metrics.yaml", config_dir / "metrics.yaml")
     shutil.copy(ROOT / "log4j2.xml", config_dir / "log4j2.xml")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +11,7 @@ import requests
 import yaml
 
 from tools.archive import build_archive
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import LocalTorchServe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,14 +29,14 @@ def archive(
 ) -> Path:
     """Build `<store>/<name>.mar` with the project's archive tool (the same path `make archive` takes); with
     `engines_dir` (ONNX files and engines.json, `tools.archive.build_engines`) packed in too."""
-    args = argparse.Namespace(
-        model_dir=str(model_dir),
+    return build_archive(
+        model_dir=model_dir,
         model_name=name,
         version=version,
-        config_file=str(config or ROOT / "model-config.yaml"),
-        export_path=str(store),
+        config_file=config or ROOT / "model-config.yaml",
+        export_path=store,
+        engines_dir=engines_dir,
     )
-    return build_archive(args, engines_dir)
 
 
 def served_variant(server: LocalTorchServe, model: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ import requests
 import yaml
 
 from tools.kserve_bundle import MOUNT, read_properties, write_bundle
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import free_port, wait_for
 
 pytestmark = pytest.mark.integration

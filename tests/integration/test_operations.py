@@ -18,7 +18,7 @@ import yaml
 
 from tests.integration.batches import batches_after
 from tests.integration.conftest import ROOT, archive
-from tools.manage import ManagementClient, rollout, wait_ready
+from tools.management_client import ManagementClient, rollout, wait_ready
 from tools.server import LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration

@@ -8,14 +8,12 @@ attributes header, where the management API listens, and a clean exit 0 on SIGTE
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -34,7 +32,7 @@ from bert_classifier.settings import read_settings
 from tests.conftest import save_tiny_bert
 from tools.archive import build_archive
 from tools.sagemaker_artifact import build_artifact
-from tools.server import free_port, wait_for
+from tools.server import free_port, free_port_range, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -84,27 +82,6 @@ class Serve:
             return psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-
-
-def free_port_range(size: int) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    for _ in range(50):
-        first = free_port()
-        if first + size > 65535:
-            continue
-        probes = []
-        try:
-            for port in range(first, first + size):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError("no range of free ports found")
 
 
 def start_serve(opt_ml: Path, workdir: Path, **environment: str) -> Serve:
@@ -355,13 +332,11 @@ def test_a_mar_in_opt_ml_model_is_served_with_the_environments_batch_size(tmp_pa
     model = save_tiny_bert(tmp_path / "artifacts")
     opt_ml = tmp_path / "opt-ml"
     build_archive(
-        argparse.Namespace(
-            model_dir=str(model),
-            model_name="news",
-            version="2.0",
-            config_file=str(ROOT / "model-config.yaml"),
-            export_path=str(opt_ml / "model"),
-        )
+        model_dir=model,
+        model_name="news",
+        version="2.0",
+        config_file=ROOT / "model-config.yaml",
+        export_path=opt_ml / "model",
     )
     serve = start_serve(opt_ml, tmp_path / "serve", SAGEMAKER_TS_BATCH_SIZE="2")
     try:

@@ -19,7 +19,7 @@ from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
 from sagemaker_serving import inference as inference_module
 from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn
-from tools.sagemaker_artifact import build_artifact, requirements
+from tools.sagemaker_artifact import build_artifact, core_pins, requirements
 
 pytestmark = pytest.mark.unit
 
@@ -159,6 +159,20 @@ def test_requirements_pin_the_cores_packages_from_pyproject_but_not_torch():
     assert [line.split("==")[0] for line in lines] == ["transformers", "tokenizers", "safetensors", "PyYAML"]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert all(f'"{line}"' in pyproject for line in lines)
+    assert [pin.split("==")[0] for pin in core_pins()] == ["torch", *(line.split("==")[0] for line in lines)]
+
+
+def test_core_pins_follow_the_one_list_in_pyproject(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["torch==2.0", "pyyaml==6.0", "requests==2"]\n'
+        '[tool.bert-torchserve]\ncore-packages = ["torch", "PyYAML"]\n'
+    )
+    assert core_pins(pyproject) == ["torch==2.0", "pyyaml==6.0"]
+    assert requirements(pyproject) == "pyyaml==6.0\n"
+    pyproject.write_text(pyproject.read_text().replace('"PyYAML"', '"PyYAML", "safetensors"'))
+    with pytest.raises(ValueError, match="does not pin safetensors"):
+        core_pins(pyproject)
 
 
 @pytest.fixture(scope="module")
