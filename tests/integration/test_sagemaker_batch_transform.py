@@ -75,7 +75,7 @@ def serve(opt_ml, tmp_path_factory):
 @pytest.fixture(scope="module")
 def expected(opt_ml) -> list[dict]:
     handler = yaml.safe_load((opt_ml / "model" / "code" / "model-config.yaml").read_text())["handler"]
-    handler |= {"max_texts_per_request": LINES, "precision": PRECISION}
+    handler |= {"max_texts_per_request": LINES, "max_tokens_per_request": LINES * 256, "precision": PRECISION}
     service = InferenceService.load(opt_ml / "model", read_settings(handler, env={}))
     return json.loads(service.handle(Request({"data": texts()}, "application/json")).body)
 
