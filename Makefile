@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx,protocols]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer

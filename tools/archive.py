@@ -24,11 +24,11 @@ from pathlib import Path
 
 from bert_classifier.artifacts import validate_artifacts
 from bert_classifier.errors import InvalidArtifacts
+from torchserve_launcher.commands import HANDLERS, archiver_command
 
 from .accuracy_gate import GATE_MODES
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLERS = ROOT / "handlers"
 ARCHIVE_ARGUMENTS = ("model_dir", "model_name", "version", "config_file", "export_path")
 """The command-line arguments `build_archive` takes."""
 REQUIRED_IN_ARCHIVE = (
@@ -37,43 +37,6 @@ REQUIRED_IN_ARCHIVE = (
     "config.json",
     "model.safetensors",
 )
-
-
-def archiver_command(
-    *,
-    model_dir: str | Path,
-    model_name: str,
-    version: str,
-    config_file: str | Path,
-    export_path: str | Path,
-    archive_format: str = "default",
-    engines_dir: str | Path | None = None,
-) -> list[str]:
-    """The torch-model-archiver invocation that packs `model_dir` with our handler into `export_path`.
-
-    Paths are made absolute. `archive_format="default"` writes `<export_path>/<model_name>.mar`; any other
-    format is passed on as `--archive-format` (`no-archive` writes the folder `<export_path>/<model_name>/`,
-    as `sagemaker_serving.model_store` does at start-up).
-    """
-    command = [
-        str(Path(sys.executable).with_name("torch-model-archiver")),
-        "--model-name",
-        model_name,
-        "--version",
-        version,
-        "--handler",
-        str(HANDLERS / "torchserve_handler.py"),
-        "--extra-files",
-        ",".join(str(Path(d).resolve()) for d in (HANDLERS, model_dir, engines_dir) if d),
-        "--config-file",
-        str(Path(config_file).resolve()),
-        "--export-path",
-        str(Path(export_path).resolve()),
-        "--force",
-    ]
-    if archive_format != "default":
-        command += ["--archive-format", archive_format]
-    return command
 
 
 def build_archive(
