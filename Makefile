@@ -110,13 +110,15 @@ stop: ## stop TorchServe
 predict: ## classify held-out BBC articles through the running server
 	$(BIN)/python -m tools.demo --url $(INFERENCE)/predictions/$(MODEL_NAME) --model-dir $(MODEL_DIR)
 
-test: setup ## run every test (unit, then integration against a real TorchServe)
+# The `model` tests serve the trained default model: `make test` builds it first when artifacts/ has none, so they
+# never skip (pytest fails them without it).
+test: setup check-java $(MODEL_DIR)/model.safetensors ## every test: unit, integration and the trained model (built first if missing)
 	$(BIN)/python -m pytest
 
 test-unit: setup ## unit tests only (seconds, no server)
 	$(BIN)/python -m pytest -m unit
 
-test-integration: setup check-java ## integration tests only (real TorchServe on free ports)
+test-integration: setup check-java $(MODEL_DIR)/model.safetensors ## integration and model tests (real TorchServe on free ports)
 	$(BIN)/python -m pytest -m "integration or model"
 
 lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates
