@@ -120,13 +120,15 @@ explain: ## explain TEXT with the running server, words shaded by attribution: m
 	$(BIN)/python -m tools.explain --url $(INFERENCE)/explanations/$(EXPLAIN_MODEL) $(if $(HTML),--html $(HTML)) \
 	  $(if $(TARGET),--target $(TARGET)) -- "$$TEXT"
 
-test: setup ## run every test (unit, then integration against a real TorchServe)
+# The `model` tests serve the trained default model: `make test` builds it first when artifacts/ has none, so they
+# never skip (pytest fails them without it).
+test: setup check-java $(MODEL_DIR)/model.safetensors ## every test: unit, integration and the trained model (built first if missing)
 	$(BIN)/python -m pytest
 
 test-unit: setup ## unit tests only (seconds, no server)
 	$(BIN)/python -m pytest -m unit
 
-test-integration: setup check-java ## integration tests only (real TorchServe on free ports)
+test-integration: setup check-java $(MODEL_DIR)/model.safetensors ## integration and model tests (real TorchServe on free ports)
 	$(BIN)/python -m pytest -m "integration or model"
 
 lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates

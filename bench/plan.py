@@ -66,6 +66,9 @@ class Plan:
     sweep_on: tuple[str, ...] = ("bf16", "fp32")
     """The sweep runs on the first of these variants that is measured."""
     sweep_repeats: int = 2
+    protocols_on: tuple[str, ...] = ("auto", "fp32")
+    """`/predictions`, OIP REST and TorchServe gRPC are compared (short texts, the headline concurrency) on the
+    first of these variants that is measured."""
     headline_concurrency: int = 16
     targets: Targets = field(default_factory=Targets)
 

@@ -119,13 +119,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from bench.workloads import build_workload, load_articles
     from tools.archive import build_archive
-    from tools.manage import ManagementClient, wait_ready
+    from tools.management_client import ManagementClient, wait_ready
     from tools.server import LocalTorchServe
 
     texts = build_workload("short", load_articles(), 960).texts
     store = Path(tempfile.mkdtemp(prefix="bench-protocols-"))
-    build_archive(argparse.Namespace(model_dir=str(args.model_dir), model_name=MODEL_NAME, version="1.0",
-                                     config_file=str(args.config), export_path=str(store)))  # fmt: skip
+    build_archive(model_dir=args.model_dir, model_name=MODEL_NAME, version="1.0", config_file=args.config,
+                  export_path=store)  # fmt: skip
     server = LocalTorchServe(model_store=store).start(f"{MODEL_NAME}={MODEL_NAME}.mar")
     try:
         wait_ready(ManagementClient(server.management_url), MODEL_NAME, inference_url=server.inference_url, timeout=240)

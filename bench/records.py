@@ -150,6 +150,20 @@ class SweepPoint:
 
 
 @dataclass
+class ProtocolPoint:
+    """One protocol on the protocols variant's server: short texts, one per request, the headline concurrency."""
+
+    variant: str
+    protocol: str
+    """`predictions`, `oip-rest` or `grpc` (`bench.protocols.PROTOCOLS`)."""
+    runs: int
+    texts_per_second: float
+    p50: float
+    p99: float
+    errors: int
+
+
+@dataclass
 class VariantRecord:
     """One served variant as it ran: its archive's frontend config and what its workers logged at start."""
 
@@ -200,6 +214,7 @@ class Results:
     variants: list[VariantRecord] = field(default_factory=list)
     served: list[ServedPoint] = field(default_factory=list)
     sweep: list[SweepPoint] = field(default_factory=list)
+    protocols: list[ProtocolPoint] = field(default_factory=list)
     duration_seconds: float = 0.0
 
     def to_json(self) -> str:

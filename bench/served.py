@@ -4,14 +4,25 @@ and the batchSize / maxBatchDelay sweep on one of them."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .load import LoadResult, Payload, median, run_load
 from .plan import ENGINE_ARCHIVES, Plan, Variant, archive_configs, chosen_variants
-from .records import ArchiveRecord, Measured, Results, ServedPoint, ServerStats, SweepPoint, VariantRecord
+from .records import (
+    ArchiveRecord,
+    Measured,
+    ProtocolPoint,
+    Results,
+    ServedPoint,
+    ServerStats,
+    SweepPoint,
+    VariantRecord,
+)
 from .server_metrics import scrape, server_stats, worker_facts
 from .workloads import WORKLOADS
 
@@ -82,6 +93,7 @@ def run_served(
     cores, bf16 = results.machine.usable_cores, results.machine.native_bf16
     chosen = chosen_variants(plan, bf16, cores, names)
     sweep_on = next((name for name in plan.sweep_on if name in {v.name for v in chosen}), None)
+    protocols_on = next((name for name in plan.protocols_on if name in {v.name for v in chosen}), None)
     configs = archive_configs(shipped, cores)
     engines_dir = None
     if any(v.archive in ENGINE_ARCHIVES for v in chosen):
@@ -94,8 +106,9 @@ def run_served(
         record = VariantRecord(variant.name, variant.description, variant.archive, variant.env, partial, frontend)
         results.variants.append(record)
         sweep = plan.sweep if sweep_too and variant.name == sweep_on else ()
+        extras = Extras(sweep, protocols=variant.name == protocols_on)
         try:
-            serve_variant(store, variant, payloads, plan, record, results, sweep, log)
+            serve_variant(store, variant, payloads, plan, record, results, extras, log)
         except Exception as error:  # noqa: BLE001 - one variant failing must not lose the others
             record.error = f"{type(error).__name__}: {error}"
             log(f"variant {variant.name} failed: {record.error}")
@@ -108,10 +121,10 @@ def serve_variant(
     plan: Plan,
     record: VariantRecord,
     results: Results,
-    sweep: Sequence[tuple[int, int]],
+    extras: Extras,
     log: Log,
 ) -> None:
-    """Start a server for `variant`, measure its points, run its sweep, stop it."""
+    """Start a server for `variant`, measure its points, run its sweep and protocols if asked, stop it."""
     from tools.management_client import ManagementClient, wait_ready
     from tools.server import LocalTorchServe
 
@@ -138,7 +151,9 @@ def serve_variant(
         for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
             results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
             log(f"{variant.name} {workload} c={concurrency}: {_describe(measured)}")
-        for batch_size, delay in sweep:
+        if extras.protocols:
+            results.protocols += protocol_points(server, variant.name, payloads["short"], plan, log)
+        for batch_size, delay in extras.sweep:
             results.sweep += sweep_points(client, server, variant, payloads, plan, (batch_size, delay), workers, log)
     except BaseException:
         log(f"{variant.name}: server log tail:\n{server.all_logs()[-3000:]}")
@@ -146,6 +161,36 @@ def serve_variant(
     finally:
         server.stop()
         server.cleanup()
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a variant's server measures besides its own grid."""
+
+    sweep: Sequence[tuple[int, int]] = ()
+    protocols: bool = False
+
+
+def protocol_points(server, variant: str, payloads: list[Payload], plan: Plan, log: Log) -> list[ProtocolPoint]:
+    """`/predictions`, OIP REST and gRPC on this server, short texts at the headline concurrency; the repeats
+    interleaved so drift hits every protocol alike."""
+    from .protocols import PROTOCOLS, protocol_loads
+
+    texts = [json.loads(payload.body)["text"] for payload in payloads]  # json_payloads: one {"text"} each
+    bounds = {"max_requests": plan.load_max_requests, "max_seconds": plan.load_seconds}
+    runs: dict[str, list[LoadResult]] = {name: [] for name in PROTOCOLS}
+    for _ in range(plan.repeats):
+        for name, result in protocol_loads(server, MODEL_NAME, texts, plan.headline_concurrency, **bounds).items():
+            runs[name].append(result)
+    points = [
+        ProtocolPoint(variant, name, len(found), median([r.texts_per_second for r in found]),
+                      median([r.latency(50) for r in found]), median([r.latency(99) for r in found]),
+                      sum(sum(r.errors.values()) for r in found))
+        for name, found in runs.items()
+    ]  # fmt: skip
+    for point in points:
+        log(f"protocol {point.protocol} on {variant}: {point.texts_per_second:.1f} texts/s, errors {point.errors}")
+    return points
 
 
 def sweep_points(

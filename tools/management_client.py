@@ -6,7 +6,6 @@ Every call raises `ManagementError` (carrying TorchServe's status and message) o
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,34 +50,45 @@ class ManagementClient:
         batch_size: int | None = None,
         max_batch_delay: int | None = None,
     ) -> dict:
-        """Register an archive (a file name in the model store) and wait until its workers have started.
+        """Register an archive (a file name in the model store) and wait until its workers are READY.
 
         TorchServe 0.12 lets the archive's model-config.yaml `minWorkers`/`maxWorkers` win over the API's
         `initial_workers` (while `batch_size` and `max_batch_delay` override the archive's), so `workers`, when
         given, is applied by scaling the new version right after it registered. None keeps the archive's count.
+        Registering and scaling are asynchronous and then polled: TorchServe 0.12 waits for a synchronous call's
+        workers on a network thread its inference connections share, so the requests of every client on that
+        thread stall until the workers have started (a client timed out during a rollout under load).
+        Raises `TimeoutError` if the workers are not READY within `timeout` (the version stays registered).
         """
+        before = self._model_urls()
         params = {
             "url": url,
             "initial_workers": workers,
-            "synchronous": "true",
+            "synchronous": "false",
             "model_name": model_name,
             "batch_size": batch_size,
             "max_batch_delay": max_batch_delay,
         }
-        answer = self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
-        if workers is not None:
-            name, version = _registered(answer)
-            if self.describe(name, version)[0].get("minWorkers") != workers:
-                self.scale(name, workers, version)
-        return answer
+        self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
+        name = model_name or self._registered_name(url, before)
+        [version] = [m["modelVersion"] for m in self.describe(name, "all") if m.get("modelUrl") == url]
+        if workers is not None and self.describe(name, version)[0].get("minWorkers") != workers:
+            self.scale(name, workers, version)
+        ready = self._wait_for_workers(name, version)
+        return {"status": f'Model "{name}" Version: {version} registered with {ready} workers'}
 
     def unregister(self, model: str, version: str | None = None) -> dict:
         return self._call("DELETE", _model_path(model, version))
 
     def scale(self, model: str, workers: int, version: str | None = None) -> dict:
-        """Set min and max workers to `workers` and wait until the change is done."""
-        params = {"min_worker": workers, "max_worker": workers, "synchronous": "true"}
-        return self._call("PUT", _model_path(model, version), params=params)
+        """Set min and max workers to `workers` and wait until exactly that many are READY (asynchronous, then
+        polled, for the reason in `register`)."""
+        params = {"min_worker": workers, "max_worker": workers, "synchronous": "false"}
+        self._call("PUT", _model_path(model, version), params=params)
+        self._wait_for_workers(model, version)
+        return {
+            "status": f"Workers scaled to {workers} for model: {model}" + (f", version: {version}" if version else "")
+        }
 
     def set_default(self, model: str, version: str) -> dict:
         return self._call("PUT", f"/models/{model}/{version}/set-default")
@@ -97,6 +107,36 @@ class ManagementClient:
                 return
             time.sleep(0.25)  # polling interval; the grace period is the drain policy, the timeout bounds it
         raise TimeoutError(f"{model}/{version} still has queued requests after {timeout:.0f}s")
+
+    def _wait_for_workers(self, model: str, version: str | None) -> int:
+        """Poll until the version runs exactly its `minWorkers` workers, all READY; return that number."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            description = self.describe(model, version)[0]
+            states = [worker.get("status") for worker in description.get("workers", [])]
+            wanted = int(description.get("minWorkers", 1))
+            if len(states) == wanted and states.count("READY") == wanted:
+                return wanted
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{model}/{version}: workers {states}, {wanted} wanted, after {self.timeout:.0f}s")
+            time.sleep(0.25)  # polling interval; the deadline bounds the wait
+
+    def _model_urls(self) -> set[tuple[str, str]]:
+        """(model name, archive URL of its default version) of every registered model, all pages."""
+        pairs, token = set(), None
+        while True:
+            page = self._call("GET", "/models", params={"limit": 100, "next_page_token": token} if token else None)
+            pairs |= {(model["modelName"], model["modelUrl"]) for model in page["models"]}
+            token = page.get("nextPageToken")
+            if not token:
+                return pairs
+
+    def _registered_name(self, url: str, before: set[tuple[str, str]]) -> str:
+        """The name TorchServe gave `url` registered without `model_name` (the archive's own)."""
+        new = {name for name, model_url in self._model_urls() - before if model_url == url}
+        if len(new) != 1:
+            raise ManagementError(200, f"cannot tell which model {url} was registered as ({sorted(new)}): name it")
+        return new.pop()
 
     def ready_workers(self, model: str, version: str | None = None) -> tuple[int, int]:
         """(workers READY, workers wanted) for the model's default (or given) version."""
@@ -181,14 +221,6 @@ def _message(response: requests.Response) -> str:
         return response.json().get("message", response.text)
     except ValueError:
         return response.text or response.reason
-
-
-def _registered(answer: dict) -> tuple[str, str]:
-    """(model, version) from TorchServe's answer: 'Model "x" Version: 1.0 registered with 2 initial workers'."""
-    match = re.search(r'Model "(?P<model>[^"]+)" Version: (?P<version>\S+)', answer.get("status", ""))
-    if not match:
-        raise ManagementError(200, f"cannot tell which model was registered from {answer!r}")
-    return match["model"], match["version"]
 
 
 def wait_ready_reading_keys(

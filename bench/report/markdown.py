@@ -16,6 +16,7 @@ from .lookups import (
     variant_record,
 )
 from .lookups import variant_precision as precision_of
+from .protocols import protocols_section
 from .tables import accuracy_section, ceiling_section, served_section, sweep_section, workloads_section
 from .text import fmt, gflops, ratio, table, verdict
 
@@ -39,6 +40,7 @@ def render_markdown(results: Results, plot_name: str | None = "bench.png") -> st
         *_targets(results),
         *engines_section(results),
         *_ablation(results),
+        *protocols_section(results),
         *([f"![throughput and p99 latency against concurrency]({plot_name})", ""] if plot_name else []),
         *served_section(results),
         *ceiling_section(results),

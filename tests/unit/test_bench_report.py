@@ -79,3 +79,22 @@ def test_write_report_writes_markdown_png_and_raw_results_and_renders_them_again
     assert (again / "bench.md").read_text() == first
     assert (again / "bench.png").is_file()
     assert not (again / "bench-results.json").exists()
+
+
+def test_protocols_are_compared_with_predictions_and_survive_the_raw_results(tmp_path):
+    from bench.records import ProtocolPoint
+
+    data = sample_results()
+    data.protocols = [
+        ProtocolPoint("fp32", "predictions", 3, 100.0, 0.05, 0.2, 0),
+        ProtocolPoint("fp32", "oip-rest", 3, 95.0, 0.05, 0.2, 0),
+        ProtocolPoint("fp32", "grpc", 3, 120.0, 0.04, 0.1, 1),
+    ]
+    text = render_markdown(data)
+    assert "## Protocols" in text
+    assert "| oip-rest | 95.0 | 0.95× | 50.0 | 200.0 | 0 |" in text
+    assert "| grpc | 120.0 | 1.20× | 40.0 | 100.0 | 1 |" in text
+    pytest.importorskip("matplotlib")
+    write_report(data, tmp_path)
+    assert report_main([str(tmp_path / "bench-results.json"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "bench.md").read_text() == (tmp_path / "bench.md").read_text()
