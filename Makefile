@@ -152,3 +152,15 @@ bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe a
 bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------
+
+# --- reliability: hostile input, overload, faults, soak, log canary (reliability/, docs/reliability.md) -------------
+.PHONY: reliability reliability-quick
+RELIABILITY_OUT ?= docs
+SOAK_SECONDS    ?= 600
+
+reliability: setup check-java $(MODEL_DIR)/model.safetensors ## bad inputs next to good ones, 4x overload, worker kill, drain, soak, log canary; writes docs/reliability.md (~30 min)
+	$(BIN)/python -m reliability --out $(RELIABILITY_OUT) --model-dir $(MODEL_DIR) --soak-seconds $(SOAK_SECONDS)
+
+reliability-quick: setup check-java $(MODEL_DIR)/model.safetensors ## the fast subset (short load phases, no variants) into build/reliability-quick
+	$(BIN)/python -m reliability --quick --out build/reliability-quick --model-dir $(MODEL_DIR)
+# --- end reliability ----------------------------------------------------------------------------------------------
