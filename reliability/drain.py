@@ -3,6 +3,7 @@ accepted request and exit 0 within 30 s; the Java frontend dying must make the e
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import Counter
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from tools.server import wait_for
 
-from .entrypoint import SIGTERM, Entrypoint
+from .entrypoint import Entrypoint
 from .http import Reply
 from .neighbours import send_together
 from .results import DrainResult, FrontendDeathResult
@@ -42,7 +43,7 @@ def drain(model_dir: Path, plan: DrainPlan, log_dirs: list[Path]) -> DrainResult
         )
         sender.start()
         wait_for(lambda: serve.accepted() >= before + plan.in_flight, 60, "the frontend to accept every request")
-        code, seconds = serve.signal_and_wait(SIGTERM, plan.exit_deadline_seconds)
+        code, seconds = serve.signal_and_wait(signal.SIGTERM, plan.exit_deadline_seconds)
         sender.join(150)
     finally:
         serve.kill()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from tools.server import free_port, wait_for
+from tools.server import free_port, free_port_range, wait_for
 
 from .limits import ROOT
 from .served import parse_prometheus
@@ -43,7 +42,7 @@ class Entrypoint:
         (workdir / "opt-ml").mkdir()
         (workdir / "opt-ml" / "model").symlink_to(model_dir.resolve())
         (workdir / "tmp").mkdir()
-        port, internal = free_port(), _free_range(4)
+        port, internal = free_port(), free_port_range(4)
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "handlers")]),
@@ -135,29 +134,3 @@ def _name(process: psutil.Process) -> str:
         return process.name()
     except psutil.Error:
         return ""
-
-
-def _free_range(size: int) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    import socket
-
-    for _ in range(50):
-        first = free_port()
-        if first + size > 65535:
-            continue
-        probes = []
-        try:
-            for port in range(first, first + size):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError("no range of free ports found")
-
-
-SIGTERM, SIGKILL = signal.SIGTERM, signal.SIGKILL

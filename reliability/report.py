@@ -87,7 +87,7 @@ def _summary(result: RunResult) -> list[str]:
         wrong = [c for c in cases if any(not p.startswith(("cost", "a worker")) for p in c.problems)]
         harmed = [c for c in cases if c.harmed]
         restarted = [c for c in cases if c.restarted]
-        costly = max(cases, key=lambda c: c.cost_cpu_seconds)
+        costly = max(cases, key=lambda c: c.cost_cpu_seconds if c.cost_bound else 0.0)
         shared = Counter(case.shared_batch for case in cases)
         rows += [
             ("bad inputs: kinds tried", f"{len(cases)} ({', '.join(f'{k} {v}' for k, v in sorted(sources.items()))})",

@@ -64,6 +64,8 @@ class CaseResult:
     """Worker CPU of the case minus the median CPU of an all-good batch (what the bad input cost)."""
     frontend_cpu_seconds: float
     restarted: bool
+    cost_bound: bool = True
+    """Held to the bound on worker CPU (admissible heavy work is not)."""
     recovery_seconds: float | None = None
     problems: list[str] = field(default_factory=list)
 

@@ -32,6 +32,27 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_port_range(size: int) -> int:
+    """The first of `size` consecutive free loopback ports (e.g. for `SAGEMAKER_SAFE_PORT_RANGE`)."""
+    for _ in range(50):
+        first = free_port()
+        if first + size > 65535:
+            continue
+        probes = []
+        try:
+            for port in range(first, first + size):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError("no range of free ports found")
+
+
 @dataclass
 class LocalTorchServe:
     """One TorchServe started from the project's `config.properties` with only ports and paths changed."""

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -33,7 +32,7 @@ from bert_classifier.settings import read_settings
 from tests.conftest import save_tiny_bert
 from tools.archive import build_archive
 from tools.sagemaker_artifact import build_artifact
-from tools.server import free_port, wait_for
+from tools.server import free_port, free_port_range, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,27 +80,6 @@ class Serve:
             return psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-
-
-def free_port_range(size: int) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    for _ in range(50):
-        first = free_port()
-        if first + size > 65535:
-            continue
-        probes = []
-        try:
-            for port in range(first, first + size):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError("no range of free ports found")
 
 
 def start_serve(opt_ml: Path, workdir: Path, **environment: str) -> Serve:
