@@ -148,7 +148,8 @@ def _cases(result: RunResult) -> list[str]:
         (
             f"`{case.name}`", case.source, case.what, f"{case.size:,}", "/".join(map(str, case.expected)),
             _answer(case), f"{len(case.neighbours) - len(case.harmed)}/{len(case.neighbours)}", case.shared_batch,
-            f"{case.cost_cpu_seconds:.2f}", "**yes**" if case.restarted else "no",
+            f"{max(a.seconds for a in case.bad):.2f}", f"{case.cost_cpu_seconds:.2f}",
+            "**yes**" if case.restarted else "no",
             "; ".join(case.problems) or "holds",
         )
         for case in result.cases
@@ -161,8 +162,9 @@ def _cases(result: RunResult) -> list[str]:
         "`maxBatchDelay`. *batch* is the proof from the handler's own counters (`bert_batches_total`, "
         "`bert_requests_total`): `yes` = one batch held every request; `refused` = TorchServe's frontend answered "
         "the bad request before batching (the neighbours still shared one); `failed-together` = the batch failed as "
-        "a whole (no counters are written then). *neighbours ok* = 200 with the same answer as alone. *CPU* = worker "
-        f"CPU seconds of the case minus an all-good batch's (bound: {CPU_BOUND_SECONDS:.0f} s for bad input).",
+        "a whole (no counters are written then). *neighbours ok* = 200 with the same answer as alone. *wall* = "
+        "seconds until the bad request's answer. *CPU* = worker CPU seconds of the case minus an all-good batch's "
+        f"(bound: {CPU_BOUND_SECONDS:.0f} s for bad input).",
         "",
         *table(
             (
@@ -174,6 +176,7 @@ def _cases(result: RunResult) -> list[str]:
                 "got",
                 "neighbours ok",
                 "batch",
+                "wall s",
                 "CPU s",
                 "restart",
                 "problems",
