@@ -15,6 +15,7 @@ real TorchServe, then docs/reliability.md and docs/reliability.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -22,6 +23,7 @@ import shlex
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,15 +89,20 @@ def run(args: argparse.Namespace) -> RunResult:
     log_dirs: list[Path] = []
     log("packing the model")
     archives = Archives.build(model_dir)
+    phase = Phase(result)
     try:
         if "cases" in args.only:
             log(f"catalog: {len(cases)} kinds of bad input")
-            result.cases, result.baseline_cpu_seconds = catalog_phase(archives, limits, cases, log_dirs, log)
+            with phase("catalog"):
+                catalog_phase(archives, limits, cases, result, log_dirs, log)
         if args.only & {"overload", "soak", "kill"}:
-            load_phases(archives, limits, cases, plan, args.only, result, log_dirs, log)
+            with phase("overload, soak, kill"):
+                load_phases(archives, limits, cases, plan, args.only, result, log_dirs, log)
         if "unloadable" in args.only:
-            unloadable_phase(archives, plan, result, log_dirs, log)
-        entrypoint_phases(model_dir, plan, args.only, result, log_dirs, log)
+            with phase("unloadable model"):
+                unloadable_phase(archives, plan, result, log_dirs, log)
+        with phase("SageMaker entrypoint"):
+            entrypoint_phases(model_dir, plan, args.only, result, log_dirs, log)
         if "canary" in args.only:
             result.canary = canary_phase(log_dirs)
             log(f"canary: {len(result.canary.hits)} hits in {len(result.canary.files)} log files")
@@ -109,6 +116,22 @@ def run(args: argparse.Namespace) -> RunResult:
     result.seconds = time.perf_counter() - started
     result.machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+class Phase:
+    """`with phase("name"):` runs one phase; if the suite itself fails there (a server that does not start on a
+    loaded host), the run goes on and the report says which phase could not be measured, and why."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - one phase's harness failure must not lose the others
+            log(f"{name}: could not be measured:\n{traceback.format_exc()}")
+            self.result.errors.append(f"{name}: could not be measured: {type(error).__name__}: {error}")
 
 
 def machine() -> dict:

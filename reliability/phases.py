@@ -18,7 +18,7 @@ from .limits import Limits
 from .loadgen import closed_loop, summarise
 from .neighbours import baseline_cpu, references, run_case
 from .overload import OverloadPlan, measure_overload, overload_mix
-from .results import CanaryResult, CaseResult, RunResult
+from .results import CanaryResult, RunResult
 from .served import Archives, Served
 from .soak import SOAK_SHARE, SoakPlan, soak, soak_mix
 from .traffic import neighbours
@@ -55,27 +55,27 @@ def client_timeout(limits: Limits) -> float:
     return limits.response_timeout_s + 30.0
 
 
-def catalog_phase(archives: Archives, limits: Limits, cases: list[Case], log_dirs: list[Path], log: Log):
-    """Every case on the server its settings need; (results, baseline CPU of an all-good batch)."""
-    results: list[CaseResult] = []
-    baseline = 0.0
+def catalog_phase(archives: Archives, limits: Limits, cases: list[Case], result: RunResult, log_dirs: list[Path],
+                  log: Log) -> None:  # fmt: skip
+    """Every case on the server its settings need, into `result.cases` as they finish (a failure later keeps
+    them), with the CPU of an all-good batch on the shipped settings."""
     for server in dict.fromkeys(case.server for case in cases):
         served = Served.start(archives, limits, max_batch_delay_ms=CATALOG_BATCH_DELAY_MS, env=SERVER_ENV[server])
         log_dirs += served.log_dirs
         try:
             timeout = client_timeout(limits)
             refs = references(served, neighbours(limits.batch_size), timeout)
-            base = baseline_cpu(served, refs, timeout)
-            baseline = base if server == "shipped" else baseline
+            baseline = baseline_cpu(served, refs, timeout)
+            if server == "shipped":
+                result.baseline_cpu_seconds = baseline
             for case in (c for c in cases if c.server == server):
-                result = run_case(served, case, refs, base, timeout)
-                log(f"{case.name}: {', '.join(str(a.status or a.error) for a in result.bad)}, "
-                    f"batch {result.shared_batch}, {len(result.harmed)} harmed, "
-                    f"{'; '.join(result.problems) or 'holds'}")  # fmt: skip
-                results.append(result)
+                found = run_case(served, case, refs, baseline, timeout)
+                statuses = ", ".join(str(a.status or a.error) for a in found.bad)
+                log(f"{case.name}: {statuses}, batch {found.shared_batch}, {len(found.harmed)} harmed, "
+                    f"{'; '.join(found.problems) or 'holds'}")  # fmt: skip
+                result.cases.append(found)
         finally:
             served.stop()
-    return results, baseline
 
 
 def load_phases(archives: Archives, limits: Limits, cases: list[Case], plan: Plan, phases: set[str],

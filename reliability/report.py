@@ -27,7 +27,7 @@ def all_problems(result: RunResult) -> list[str]:
         record = getattr(result, name)
         found += [f"{name}: {problem}" for problem in (record.problems if record else [])]
     found += [f"unloadable ({run.max_retry_timeout_s} s): {p}" for run in result.unloadable[:1] for p in run.problems]
-    return found
+    return found + result.errors
 
 
 def render_markdown(result: RunResult) -> str:
@@ -183,7 +183,25 @@ def _cases(result: RunResult) -> list[str]:
             ),
             rows,
         ),
+        *_worst_batches(result),
     ]
+
+
+def _worst_batches(result: RunResult) -> list[str]:
+    """Whole batches of heavy requests: the measured worst case that `responseTimeout` must cover."""
+    timeout = result.limits.get("response_timeout_s")
+    lines = [
+        f"- `{case.name}` ({case.server} settings): the batch of {len(case.bad)} took "
+        f"{max(a.seconds for a in case.bad):.1f} s of wall time and {case.worker_cpu_seconds:.1f} s of worker CPU "
+        f"(responseTimeout: {timeout} s); answers {_answer(case)}."
+        for case in result.cases
+        if len(case.bad) > 1
+    ]
+    return (
+        ["Worst admissible batches measured (for deriving `responseTimeout` and the caps):", "", *lines, ""]
+        if lines
+        else []
+    )
 
 
 def _overload(result: RunResult) -> list[str]:
@@ -338,9 +356,9 @@ def _signature(excerpt: str) -> str:
 
 
 def _notes(result: RunResult) -> list[str]:
-    if not result.notes:
+    if not result.errors:
         return []
-    return ["## Notes", "", *(f"- {note}" for note in result.notes), ""]
+    return ["## Not measured", "", *(f"- {error}" for error in result.errors), ""]
 
 
 def _duration(value: float) -> str:

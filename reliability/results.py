@@ -205,7 +205,8 @@ class RunResult:
     frontend_death: FrontendDeathResult | None = None
     soak: SoakResult | None = None
     canary: CanaryResult | None = None
-    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Phases the suite itself could not measure (each also a problem of the run)."""
 
 
 def to_json(result: RunResult) -> str:

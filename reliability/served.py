@@ -108,7 +108,8 @@ class Served:
 
     @property
     def client(self) -> ManagementClient:
-        return ManagementClient(self.server.management_url, timeout=60)
+        """Synchronous registration and scaling wait for the workers: allow them as long as a start."""
+        return ManagementClient(self.server.management_url, timeout=READY_TIMEOUT)
 
     def wait_for_frontend(self, timeout: float = 120.0) -> None:
         from tools.server import wait_for
