@@ -57,9 +57,14 @@ def kill_worker(served: Served, mix, plan: FaultPlan) -> KillResult:
     victim = old[0]
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
-    new_pid, recovery = None, None
+    new_pid, recovery, pings = None, None, []
+
+    def replaced() -> int | None:
+        pings.append(_ping_status(served.server.inference_url))
+        return _replacement(served, old)
+
     try:
-        new_pid = wait_for(lambda: _replacement(served, old), 120, "a replacement worker READY")
+        new_pid = wait_for(replaced, 120, "a replacement worker READY", interval=0.5)
         served.wait_ready()
         recovery = time.monotonic() - killed_at
     except TimeoutError:
@@ -73,9 +78,17 @@ def kill_worker(served: Served, mix, plan: FaultPlan) -> KillResult:
         batch_size=limits.batch_size,
         recovery_seconds=recovery,
         new_pid=new_pid,
+        ping_unhealthy_seconds=0.5 * sum(status != 200 for status in pings),
     )
     result.problems = judge_kill(result)
     return result
+
+
+def _ping_status(url: str) -> int:
+    try:
+        return requests.get(f"{url}/ping", timeout=5).status_code
+    except requests.RequestException:
+        return 0
 
 
 def _replacement(served: Served, old: list[int]) -> int | None:
@@ -113,11 +126,8 @@ def unloadable(archives: Archives, mar: str, plan: FaultPlan, log_dirs: list) ->
 
 def _unhealthy_after(server: LocalTorchServe, started: float) -> float | None:
     """Seconds since start once /ping answers non-200; None while Healthy or not listening yet."""
-    try:
-        status = requests.get(f"{server.inference_url}/ping", timeout=5).status_code
-    except requests.RequestException:
-        return None
-    return time.monotonic() - started if status != 200 else None
+    status = _ping_status(server.inference_url)
+    return time.monotonic() - started if status not in (0, 200) else None
 
 
 def _archive_config(archives: Archives, mar: str) -> dict:

@@ -179,7 +179,7 @@ def _shared(bad: list[Reply], replies: list[Reply], delta: dict, reached: int) -
         one_batch = delta.get("bert_batches_total") == 1 and delta.get("bert_requests_total") == len(replies)
         return "yes" if one_batch else ("no" if reached == len(replies) else "unknown")
     failures = [r for r in replies if _batch_failure(r)]
-    if any(_batch_failure(r) for r in bad) and len(failures) > len(bad):
+    if any(_batch_failure(r) for r in bad) and len(failures) > 1:
         return "failed-together"
     return "refused" if reached == len(replies) - len(bad) else "unknown"
 

@@ -86,7 +86,7 @@ def load_phases(archives: Archives, limits: Limits, cases: list[Case], plan: Pla
     try:
         rate = None
         if "overload" in phases:
-            result.overload = measure_overload(archives, served, plan.overload, log)
+            result.overload = measure_overload(archives, served, plan.overload, log_dirs, log)
             rate = result.overload.sustainable_rate
             log(f"overload: {'; '.join(result.overload.problems) or 'holds'}")
         if "soak" in phases:

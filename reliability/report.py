@@ -236,7 +236,8 @@ def _overload(result: RunResult) -> list[str]:
             ),
             rows,
         ),
-        f"A request right after the overload: {over.after_status}. Problems: {'; '.join(over.problems) or 'none'}.",
+        f"A request right after the overload: {over.after_status or 'no answer'}; the first 200 came "
+        f"{seconds(over.after_seconds)} after the overload ended. Problems: {'; '.join(over.problems) or 'none'}.",
         "",
         "**Queue full vs no worker.** TorchServe 0.12 sends the same 503 for both (`ApiUtils.addRESTInferenceJob`: "
         "`ModelManager.addJob` is false when the model has no worker *or* the job queue refuses the job). "
@@ -263,8 +264,8 @@ def _faults(result: RunResult) -> list[str]:
             f"**Worker SIGKILL under load** (closed loop, {kill.batch_size * 2} clients): pid {kill.killed_pid} "
             f"killed; {kill.failed} requests failed ({_statuses(kill.load)}); a replacement worker "
             f"(pid {kill.new_pid}) was READY and answering {seconds(kill.recovery_seconds)} after the kill. Only the "
-            f"killed worker's batch (at most {kill.batch_size} requests) may fail. "
-            f"Problems: {'; '.join(kill.problems) or 'none'}.",
+            f"killed worker's batch (at most {kill.batch_size} requests) may fail. Meanwhile /ping answered "
+            f"Unhealthy for {kill.ping_unhealthy_seconds:.1f} s. Problems: {'; '.join(kill.problems) or 'none'}.",
             "",
         ]
     if result.unloadable:

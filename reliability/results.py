@@ -106,6 +106,8 @@ class OverloadResult:
     runs: list[LoadSummary]
     after_status: int
     """A request sent right after the overload."""
+    after_seconds: float | None
+    """From the end of the overload until a request got a 200 (None: not within two minutes)."""
     queue_full_message: str | None
     no_worker_message: str | None
     no_worker_ping: str | None
@@ -123,6 +125,9 @@ class KillResult:
     recovery_seconds: float | None
     """From SIGKILL until the replacement worker was READY and a prediction answered."""
     new_pid: int | None
+    ping_unhealthy_seconds: float = 0.0
+    """How long /ping answered Unhealthy while the replacement loaded (maxRetryTimeoutInSec shorter than a
+    restart makes it flap)."""
     problems: list[str] = field(default_factory=list)
 
 

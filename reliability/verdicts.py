@@ -6,6 +6,8 @@ these functions, so a case fails in `make test` for exactly the reason the repor
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .cases import Case
 from .results import (
     CanaryResult,
@@ -28,10 +30,10 @@ UNHEALTHY_DEADLINE_SECONDS = 30.0
 
 
 def judge_case(case: Case, result: CaseResult) -> list[str]:
-    problems = []
-    for copy, answer in enumerate(result.bad):
-        where = f"copy {copy + 1}: " if len(result.bad) > 1 else ""
-        problems += [where + problem for problem in _judge_answer(case, answer)]
+    per_copy = Counter(problem for answer in result.bad for problem in _judge_answer(case, answer))
+    problems = [
+        f"{count} of {len(result.bad)} copies: {p}" if len(result.bad) > 1 else p for p, count in per_copy.items()
+    ]
     if result.echoed:
         problems.append("the answer quotes the request's text")
     harmed = result.harmed

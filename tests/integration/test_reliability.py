@@ -89,8 +89,8 @@ def test_bad_input_is_its_own_requests_problem(batch_servers, case):
     assert result.problems == []
 
 
-def test_overload_gets_200_or_a_fast_503_and_the_server_serves_right_after(archives, shipped):
-    result = measure_overload(archives, shipped, QUICK.overload, print)
+def test_overload_gets_200_or_a_fast_503_and_the_server_serves_right_after(archives, shipped, log_dirs):
+    result = measure_overload(archives, shipped, QUICK.overload, log_dirs, print)
     assert result.problems == []
 
 
