@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .results import CaseResult, LoadSummary, RunResult, to_json
-from .verdicts import CPU_BOUND_SECONDS, RSS_GROWTH_LIMIT
+from .verdicts import CPU_BOUND_SECONDS, QUEUE_SLACK, RSS_GROWTH_LIMIT
 
 
 def write_report(result: RunResult, out: Path) -> list[Path]:
@@ -209,7 +209,8 @@ def _overload(result: RunResult) -> list[str]:
     if not over:
         return []
     rows = [
-        (run.label, f"{run.offered_rate:.0f} / {run.sent_rate:.0f}" if run.offered_rate else "closed loop", run.sent,
+        (run.label, f"{run.offered_rate:.0f} / {run.sent_rate:.0f}" if run.offered_rate else "closed loop",
+         seconds(run.deadline_seconds) if run.deadline_seconds else "-", run.sent,
          _statuses(run),
          *(seconds(run.latency.get(s, {}).get(q), 2) for s in ("200", "503") for q in ("p50", "p99")),
          run.queue.get("max_pending", "-"))
@@ -219,8 +220,10 @@ def _overload(result: RunResult) -> list[str]:
         "## Overload",
         "",
         f"Sustainable rate: **{over.sustainable_rate:.1f} requests/s** (closed loop, {over.concurrency} clients, one "
-        f"~300-token text per request). Then an open loop at 4x that rate; every request has a "
-        f"{over.deadline_seconds:.0f} s deadline (a request past it counts as `timeout`, a hang).",
+        f"~300-token text per request). Then an open loop at 4x that rate; every request has a deadline (a request "
+        f"past it counts as `timeout`, a hang): {over.client_deadline_seconds:.0f} s, or {QUEUE_SLACK}x the time the "
+        "queue and the running batches take at the measured rate where that is longer (a slow or shared host). "
+        f"With the configured queue that was **{over.deadline_seconds:.1f} s**.",
         "",
         *table(
             (

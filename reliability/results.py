@@ -91,6 +91,8 @@ class LoadSummary:
     """200s per second."""
     sent_rate: float = 0.0
     """Requests per second the generator actually sent (below `offered_rate` when it could not keep up)."""
+    deadline_seconds: float = 0.0
+    """Each request's deadline in this run (0: none)."""
     queue: dict[str, int] = field(default_factory=dict)
     """TorchServe's job queue sampled during the run: `max_pending`, `min_remaining`."""
     problems: list[str] = field(default_factory=list)
@@ -102,6 +104,8 @@ class OverloadResult:
     """Requests per second answered 200 by a closed loop at `concurrency` (the capacity)."""
     concurrency: int
     deadline_seconds: float
+    """The deadline of the run with the configured queue (the client deadline, or longer on a slow host)."""
+    client_deadline_seconds: float
     job_queue_size: int
     runs: list[LoadSummary]
     after_status: int

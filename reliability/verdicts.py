@@ -27,6 +27,9 @@ RSS_GROWTH_LIMIT = 0.05
 STOP_DEADLINE_SECONDS = 30.0
 """SageMaker kills a container 30 s after SIGTERM."""
 UNHEALTHY_DEADLINE_SECONDS = 30.0
+QUEUE_SLACK = 1.5
+"""Under overload a request may wait for everything ahead of it (the queue and the running batches) at the measured
+rate, with this much slack, before it counts as a hang: on a slow or shared host the client deadline stretches."""
 
 
 def judge_case(case: Case, result: CaseResult) -> list[str]:
@@ -86,7 +89,7 @@ def judge_load(summary: LoadSummary, allowed: frozenset[str], deadline: float) -
 def judge_overload(result: OverloadResult) -> list[str]:
     problems = []
     for run in result.runs:
-        problems += judge_load(run, frozenset({"200", "503"}), result.deadline_seconds)
+        problems += judge_load(run, frozenset({"200", "503"}), run.deadline_seconds or result.deadline_seconds)
     if result.after_status != 200:
         problems.append(f"right after the overload a request got {result.after_status}")
     return problems

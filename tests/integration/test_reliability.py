@@ -86,32 +86,32 @@ def shipped(archives, log_dirs):
 def test_bad_input_is_its_own_requests_problem(batch_servers, case):
     served, refs, baseline = batch_servers.get(case.server)
     result = run_case(served, case, refs, baseline, client_timeout(LIMITS))
-    assert result.problems == []
+    assert not result.problems, "; ".join(result.problems)
 
 
 def test_overload_gets_200_or_a_fast_503_and_the_server_serves_right_after(archives, shipped, log_dirs):
     result = measure_overload(archives, shipped, QUICK.overload, log_dirs, print)
-    assert result.problems == []
+    assert not result.problems, "; ".join(result.problems)
 
 
 def test_a_killed_worker_fails_only_its_batch_and_is_replaced(shipped):
     result = kill_worker(shipped, overload_mix(), QUICK.faults)
-    assert result.problems == []
+    assert not result.problems, "; ".join(result.problems)
 
 
 def test_a_model_that_cannot_load_turns_ping_unhealthy_within_30_s(archives, log_dirs):
     result = unloadable(archives, archives.broken, QUICK.faults, log_dirs)
-    assert result.problems == []
+    assert not result.problems, "; ".join(result.problems)
 
 
 def test_sigterm_to_the_sagemaker_entrypoint_answers_every_accepted_request(trained_model_dir, log_dirs):
     result = drain(trained_model_dir, QUICK.drain, log_dirs)
-    assert result.problems == []
+    assert not result.problems, "; ".join(result.problems)
 
 
 def test_the_sagemaker_entrypoint_exits_non_zero_when_its_frontend_dies(trained_model_dir, log_dirs):
     result = frontend_death(trained_model_dir, log_dirs)
-    assert result.problems == []
+    assert not result.problems, "; ".join(result.problems)
 
 
 def test_no_log_holds_the_canary_sent_in_every_format_and_error_path(log_dirs):

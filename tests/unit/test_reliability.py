@@ -26,8 +26,10 @@ from reliability.results import (
     CanaryResult,
     CaseResult,
     DrainResult,
+    KillResult,
     LoadSummary,
     NeighbourAnswer,
+    OverloadResult,
     RunResult,
     SoakResult,
     UnloadableResult,
@@ -362,6 +364,13 @@ def _run_result() -> RunResult:
     result = RunResult(command="python -m reliability", started="now", quick=True, machine={"cpu": "x"}, limits={})
     result.cases = [failing, holding]
     result.drain = DrainResult(12, 0, {"reset": 12}, 0, 2.0, ["12 of 12 accepted requests lost (12× reset)"])
+    full = '{"code": 503, "type": "ServiceUnavailableException", "message": "Model \\"bert\\" has no worker"}'
+    overload = LoadSummary("4x", 160, 20, 3200, {"200": 800, "503": 2400}, {"200": {"p50": 1, "p99": 2, "max": 3}},
+                           deadline_seconds=10)  # fmt: skip
+    result.overload = OverloadResult(
+        40, 16, 10, 10, 100, [overload], 200, 0.5, full, "503 " + full, '200 {"status": "Healthy"}'
+    )
+    result.kill = KillResult(overload, 123, 8, 8, 12.5, 456, 1.5)
     result.unloadable = [UnloadableResult(30, 120, 38.0, 8.0, 90, ["/ping said Healthy for 38 s (limit 30 s)"])]
     hit = {"path": "/x/ts_log.log", "line": 3, "form": "text", "excerpt": "[ERROR] in string: 'a <CANARY>'"}
     result.canary = CanaryResult(CANARY, ["a.log"], [hit], ["1 hit"])
@@ -385,7 +394,10 @@ def test_the_report_summarises_every_check_and_names_what_failed():
     assert "| model that cannot load: /ping Healthy for | 38.0 s | **no** |" in text
     assert "| `issue-1` | issue | a lone surrogate |" in text
     assert "| ts_log.log | text | 1 | `[ERROR] in string: 'a <CANARY>'` |" in text
-    assert "overload at 4x" not in text  # a phase that did not run is not summarised
+    assert "| overload at 4x: statuses | 200: 800, 503: 2400 | yes |" in text
+    assert 'Queue full: `503 Model "bert" has no worker`' in text
+    assert "| worker SIGKILL: failed requests, recovery | 8 (batch size 8), 12.5 s | yes |" in text
+    assert "| soak " not in text  # a phase that did not run is not summarised
     problems = all_problems(result)
     assert "issue-1: 1 of 1 neighbours harmed (503)" in problems
     assert "drain: 12 of 12 accepted requests lost (12× reset)" in problems
