@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev,bench]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer
@@ -55,9 +55,15 @@ model: setup ## fine-tune the default BERT news classifier into artifacts/ (offl
 $(MODEL_DIR)/model.safetensors:
 	$(MAKE) model
 
-archive: setup ## pack MODEL_DIR + handler into model-store/MODEL_NAME.mar (checks the artifacts first)
+# ONNX=off packs torch only; GATE=accept|skip for a model without held-out data (README "Engines").
+ONNX          ?= on
+GATE          ?= measure
+HELD_OUT      ?=
+
+archive: setup ## pack MODEL_DIR + handler (+ ONNX fp32/int8 and the accuracy gate) into model-store/MODEL_NAME.mar
 	$(BIN)/python -m tools.archive --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
-	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --export-path $(MODEL_STORE)
+	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --export-path $(MODEL_STORE) \
+	  $(if $(filter off,$(ONNX)),--no-onnx) --gate $(GATE) $(if $(HELD_OUT),--held-out $(HELD_OUT))
 
 $(MAR): $(MODEL_DIR)/model.safetensors $(MODEL_CONFIG) $(HANDLER_FILES)
 	$(MAKE) archive
@@ -113,10 +119,12 @@ test-unit: setup ## unit tests only (seconds, no server)
 test-integration: setup check-java ## integration tests only (real TorchServe on free ports)
 	$(BIN)/python -m pytest -m "integration or model"
 
-lint: setup ## ruff lint + format check, hadolint on the Dockerfiles
+lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if ls docker/*Dockerfile* >/dev/null 2>&1; then $(BIN)/hadolint docker/*Dockerfile*; fi
+	$(BIN)/yamllint --strict deploy
+	$(BIN)/cfn-lint deploy/sagemaker/*.yaml
 
 format: setup ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -142,6 +150,28 @@ sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:
 	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker_serving.serve serve
 # ---- end SageMaker ----------------------------------------------------------------------------------------
 
+# ---- images with buildah, no Docker engine (README "Build and test the images here") ------------------------
+IMAGE_TAG        ?= bert-classifier:cpu
+LAMBDA_IMAGE_TAG ?= bert-classifier-lambda:cpu
+# More options for tools/image.py, e.g. IMAGE_ARGS=--fresh-base to rebuild a stand-in base.
+IMAGE_ARGS       ?=
+IMAGE_BUILD      := $(BIN)/python -m tools.image --torch-pip-args "$(TORCH_PIP_ARGS)" $(IMAGE_ARGS)
+
+.PHONY: image image-test image-lambda image-lambda-test
+
+image: setup ## build docker/Dockerfile (CPU) with buildah as root; a stand-in base if the official one cannot be pulled
+	$(IMAGE_BUILD) --dockerfile docker/Dockerfile --tag $(IMAGE_TAG)
+
+image-test: setup $(MODEL_DIR)/model.safetensors ## run the built image's entrypoint (buildah) and check it as SageMaker would
+	$(BIN)/python -m tools.image_check sagemaker --tag $(IMAGE_TAG) --model-dir $(MODEL_DIR)
+
+image-lambda: setup $(MODEL_DIR)/model.safetensors ## build docker/lambda.Dockerfile with buildah, MODEL_DIR baked in
+	$(IMAGE_BUILD) --dockerfile docker/lambda.Dockerfile --tag $(LAMBDA_IMAGE_TAG) --build-arg MODEL_SOURCE=$(MODEL_DIR)
+
+image-lambda-test: setup ## call the Lambda image's handler inside it with an API Gateway event (no runtime emulator here)
+	$(BIN)/python -m tools.image_check lambda --tag $(LAMBDA_IMAGE_TAG)
+# ---- end images -----------------------------------------------------------------------------------------------
+
 # --- bench: in-process ceiling vs the real TorchServe (bench/, docs/bench.md, docs/bench.png) ---------------
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs
@@ -152,6 +182,33 @@ bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe a
 bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------
+
+# --- scaling out: KServe bundle and manifests, SageMaker deployment (README "Scaling out") ------------------------
+KSERVE_BUNDLE ?= build/kserve
+KSERVE_VENV   := build/kserve-venv
+.PHONY: kserve-bundle kserve-validate sagemaker-templates sagemaker-mme-artifact
+
+kserve-bundle: setup $(MODEL_DIR)/model.safetensors ## write build/kserve (config/ + model-store/) and deploy/kserve/*.yaml
+	$(BIN)/python -m tools.kserve_bundle --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
+	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --output $(KSERVE_BUNDLE)
+	$(BIN)/python -m tools.kserve_manifests --output deploy/kserve
+
+# The kserve SDK pins psutil<6 (we pin 7): it gets its own virtualenv, used only to validate the manifests.
+$(KSERVE_VENV)/.installed: tools/kserve-validate-requirements.txt
+	$(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install --quiet -r tools/kserve-validate-requirements.txt
+	touch $@
+
+kserve-validate: $(KSERVE_VENV)/.installed ## load deploy/kserve/*.yaml into the kserve SDK's model classes (own venv, ~2 min once)
+	$(KSERVE_VENV)/bin/python tools/kserve_validate.py deploy/kserve/*.yaml
+
+sagemaker-mme-artifact: setup ## one model's tarball for a multi-model endpoint: build/mme/MODEL_NAME.tar.gz (an unpacked .mar)
+	$(BIN)/python -m tools.sagemaker_mme_artifact --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
+	  --config-file $(MODEL_CONFIG) --output build/mme/$(MODEL_NAME).tar.gz
+
+sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/bench.md
+	$(BIN)/python -m tools.sagemaker_deploy.cloudformation --output deploy/sagemaker
+# --- end scaling out ----------------------------------------------------------------------------------------------
 
 # --- reliability: hostile input, overload, faults, soak, log canary (reliability/, docs/reliability.md) -------------
 .PHONY: reliability reliability-quick

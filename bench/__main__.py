@@ -68,7 +68,9 @@ class Plan:
     ceiling_repeats: int = 2
     accuracy_limit: int | None = None
     peak_seconds: float = 1.5
-    variants: tuple[str, ...] = ("fp32", "bf16", "1x2-fp32", "padded-fp32", "ts-jvm-fp32", "ts-defaults")
+    variants: tuple[str, ...] = (
+        "fp32", "bf16", "auto", "fp32-avx2", "auto-avx2", "1x2-fp32", "padded-fp32", "ts-jvm-fp32", "ts-defaults"
+    )  # fmt: skip
     sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
     sweep_workloads: tuple[str, ...] = ("short", "mixed")
@@ -91,7 +93,7 @@ QUICK = Plan(
     ceiling_repeats=1,
     accuracy_limit=48,
     peak_seconds=0.5,
-    variants=("fp32", "bf16"),
+    variants=("fp32", "bf16", "auto"),
     sweep=((4, 5),),
     sweep_workloads=("mixed",),
     sweep_concurrencies=(16,),
@@ -384,6 +386,8 @@ class Variant:
     """Concurrencies to measure (default: the plan's)."""
     torchserve_jvm: bool = False
     """Start TorchServe with its own JVM settings and log4j2.xml instead of the project's."""
+    avx2: bool = False
+    """Emulate an AVX2-only CPU in the workers (`bench/isa.py`)."""
 
 
 def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
@@ -399,7 +403,13 @@ def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
         "ts-defaults": shipped
         | {"minWorkers": cores, "maxWorkers": cores, "batchSize": 1, "maxBatchDelay": 100,
            "handler": handler | {"torch_threads": cores}},
+        # The shipped config with the ONNX export and the accuracy gate packed (what `make archive` builds).
+        "onnx": shipped,
     }  # fmt: skip
+
+
+ENGINE_ARCHIVES = ("onnx",)
+"""Archives built with the ONNX files and engines.json (`tools.archive.build_engines`, built once per run)."""
 
 
 def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
@@ -409,6 +419,14 @@ def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
     partial = {"workloads": plan.sweep_workloads, "concurrencies": (plan.headline_concurrency,)}
     every = [
         Variant("fp32", "shipped config, precision fp32", "shipped", fp32),
+        Variant("auto", "make archive's archive (ONNX + gate), engine auto: the probe's choice", "onnx", {}),
+        Variant("ort-fp32", "ONNX archive, engine onnxruntime, fp32", "onnx",
+                {"BERT_CLASSIFIER_ENGINE": "onnxruntime", "BERT_CLASSIFIER_PRECISION": "fp32"}, **partial),
+        Variant("ort-int8", "ONNX archive, engine onnxruntime, int8", "onnx",
+                {"BERT_CLASSIFIER_ENGINE": "onnxruntime", "BERT_CLASSIFIER_PRECISION": "int8"}, **partial),
+        Variant("fp32-avx2", "shipped config, precision fp32, AVX2-only CPU emulated", "shipped",
+                fp32 | {"BERT_CLASSIFIER_ENGINE": "torch"}, avx2=True, **partial),
+        Variant("auto-avx2", "ONNX archive, engine auto, AVX2-only CPU emulated", "onnx", {}, avx2=True, **partial),
         Variant("bf16", "shipped config, precision bf16", "shipped", bf16, needs_bf16=True),
         # Every concurrency: one multi-threaded worker uses all cores for a lone request, so it wins at low load.
         Variant("1x2-fp32", f"1 worker × {cores} torch threads, batchSize {ONE_WORKER_BATCH_SIZE}, fp32",
@@ -454,12 +472,21 @@ def served(
     sweep_on = next((name for name in plan.sweep_on if name in {v.name for v in chosen}), None)
     configs = archive_configs(shipped, cores)
     results["variants"], results["served"], results["sweep"], results["archives"] = [], [], [], {}
+    engines_dir = store.parent / f"{store.name}-engines"
+    if any(v.archive in ENGINE_ARCHIVES for v in chosen):
+        from tools.archive import build_engines
+
+        started = time.perf_counter()
+        gate = "accept" if plan.accuracy_limit else "measure"  # a quick run does not classify the held-out set
+        results["engines"] = build_engines(model_dir, engines_dir, args_config(shipped, store), gate)
+        results["engines"]["seconds"] = round(time.perf_counter() - started, 1)
     for key in dict.fromkeys(v.archive for v in chosen):
         config = store.parent / f"{store.name}-{key}.yaml"
         config.write_text(yaml.safe_dump(configs[key], sort_keys=False))
         started = time.perf_counter()
         build_archive(argparse.Namespace(model_dir=str(model_dir), model_name=key, version="1.0",
-                                         config_file=str(config), export_path=str(store)))  # fmt: skip
+                                         config_file=str(config), export_path=str(store)),
+                      engines_dir if key in ENGINE_ARCHIVES else None)  # fmt: skip
         results["archives"][key] = {"seconds": round(time.perf_counter() - started, 1), **configs[key]}
         config.unlink()
     payloads = {name: json_payloads(w.texts, w.tokens, flops) for name, (w, flops) in workloads.items()}
@@ -482,7 +509,12 @@ def serve_variant(
     from tools.manage import ManagementClient, wait_ready
     from tools.server import LocalTorchServe
 
-    server = LocalTorchServe(model_store=store, env=variant.env)
+    env = variant.env
+    if variant.avx2:
+        from .isa import avx2_environment
+
+        env = env | avx2_environment(store.parent / f"{store.name}-isa")
+    server = LocalTorchServe(model_store=store, env=env)
     if variant.torchserve_jvm:
         server.extra_config, server.log_config = {"vmargs": ""}, None
     started = time.perf_counter()
@@ -554,6 +586,15 @@ def sweep_point(
         return points
     finally:
         client.unregister(name)
+
+
+def args_config(shipped: dict, store: Path) -> Path:
+    """The shipped model-config written next to the store (the gate reads its handler settings)."""
+    import yaml
+
+    path = store.parent / f"{store.name}-gate.yaml"
+    path.write_text(yaml.safe_dump(shipped, sort_keys=False))
+    return path
 
 
 def warm_up(url: str, payloads: dict, plan: Plan) -> None:
@@ -655,11 +696,17 @@ def _rotate(items: list, repeat: int) -> list:
 
 
 def _worker_facts(model_log: str) -> dict:
-    """What the handler logged at load: the dtype and the torch threads of each worker."""
+    """What the handler logged at load: the engine, dtype and torch threads of each worker, how `auto` chose
+    (the probe's figures) and the CPU flags."""
     found = re.findall(r"dtype=(\w+)\s+torch_threads=(\d+)", model_log)
     if not found:
         return {}
-    return {"dtype": found[-1][0], "torch_threads": int(found[-1][1]), "workers_logged": len(found)}
+    facts = {"dtype": found[-1][0], "torch_threads": int(found[-1][1]), "workers_logged": len(found)}
+    chosen = re.findall(r"engine=(\w+) dtype=\w+ .* chosen by (.*?\)|settings \(one candidate\)) cpu=(.*?) settings=",
+                        model_log)  # fmt: skip
+    if chosen:
+        facts |= {"engine": chosen[-1][0], "chosen_by": chosen[-1][1], "cpu_isa": chosen[-1][2]}
+    return facts
 
 
 if __name__ == "__main__":

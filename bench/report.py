@@ -125,6 +125,7 @@ def render_markdown(results: dict, plot_name: str | None = "bench.png") -> str:
     ]
     lines += _machine(results)
     lines += _headline(results)
+    lines += _engines(results)
     if plot_name:
         lines += [f"![throughput and p99 latency against concurrency]({plot_name})", ""]
     lines += _served(results)
@@ -277,6 +278,34 @@ def _headline(results: dict) -> list[str]:
 
 PAIRS = (("fp32", "bf16", "shipped"),)
 """(fp32 variant, bf16 variant, label) pairs compared against the targets."""
+
+
+def _engines(results: dict) -> list[str]:
+    """Issue 14: the gate's table, what `engine: auto` chose and why (the probe, the CPU flags), and the ratios
+    of served auto to served torch fp32, natively and with an AVX2-only CPU emulated."""
+    if "engines" not in results:
+        return []
+    from tools.accuracy_gate import render
+
+    lines = ["## Engines: ONNX Runtime, int8 and `engine: auto` (issue 14)", ""]
+    lines += [*render(results["engines"]).splitlines()[1:], ""]
+    rows = []
+    for name in ("auto", "auto-avx2", "fp32", "fp32-avx2", "ort-fp32", "ort-int8"):
+        record = next((v for v in results.get("variants", []) if v["name"] == name), None)
+        if record:
+            rows.append([name, f"{record.get('engine', '?')}-{record.get('dtype', '?')}",
+                         record.get("chosen_by", "–"), record.get("cpu_isa", "–"),
+                         fmt(record.get("start_to_ready_seconds"), 1, " s")])  # fmt: skip
+    lines += [*table(["variant", "served as", "chosen by", "CPU flags", "start-to-ready"], rows), ""]
+    c = results.get("plan", {}).get("headline_concurrency", 16)
+    targets = [
+        (f"served auto ÷ served fp32, short, c={c}", speedup(results, "auto", "fp32", "short", c), 2.0),
+        (f"served auto ÷ served fp32, mixed, c={c}", speedup(results, "auto", "fp32", "mixed", c), 1.2),
+        (f"AVX2 emulated: auto ÷ fp32, short, c={c}", speedup(results, "auto-avx2", "fp32-avx2", "short", c), 2.0),
+        (f"AVX2 emulated: auto ÷ fp32, mixed, c={c}", speedup(results, "auto-avx2", "fp32-avx2", "mixed", c), 1.2),
+    ]
+    lines += [*table(["target", "measured", ""], [[n, ratio(v), verdict(v, t)] for n, v, t in targets]), ""]
+    return lines
 
 
 def _ablation(results: dict) -> list[str]:

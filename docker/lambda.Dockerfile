@@ -1,14 +1,19 @@
 # AWS Lambda container image: serverless/lambda_function.py behind API Gateway, the model baked in.
-# Build from the repository root (not built here: this repository's machines have no Docker engine):
+# Build from the repository root:
 #
 #   docker build -f docker/lambda.Dockerfile -t bert-classifier-lambda .
-#   docker build -f docker/lambda.Dockerfile --build-arg MODEL_DIR=path/to/model -t bert-classifier-lambda .
+#   docker build -f docker/lambda.Dockerfile --build-arg MODEL_SOURCE=path/to/model -t bert-classifier-lambda .
+#   make image-lambda  # with buildah and no Docker engine (tools/image.py); imports the handler inside it
 #
 # Python 3.12 on Amazon Linux 2023: torch 2.13 wheels need glibc 2.28, which the 3.11 image (Amazon Linux 2,
 # glibc 2.26) lacks. A tag pin; for production also pin the digest (public.ecr.aws/lambda/python:3.12@sha256:...).
 FROM public.ecr.aws/lambda/python:3.12
 
-ARG MODEL_DIR=artifacts
+# The model folder to bake in, inside the build context. Not named MODEL_DIR: the ENV below sets that name for
+# the handler, and an ENV overrides an ARG of the same name, so COPY would look for /var/task/model in the context.
+ARG MODEL_SOURCE=artifacts
+# Where pip gets torch, replacing PyTorch's CPU index (see docker/Dockerfile).
+ARG TORCH_PIP_ARGS=
 
 # DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN; it is a switch, not a secret.
 # hadolint ignore=DL3064
@@ -25,12 +30,16 @@ COPY pyproject.toml /tmp/pyproject.toml
 RUN python -c 'import tomllib; print("\n".join(d for d in tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"] if d.split("==")[0] in ("torch", "transformers", "tokenizers", "safetensors", "PyYAML")))' \
         > /tmp/requirements.txt \
     && grep '^torch==' /tmp/requirements.txt > /tmp/torch.txt \
-    && pip install --index-url https://download.pytorch.org/whl/cpu -r /tmp/torch.txt \
+    && pip install ${TORCH_PIP_ARGS:---index-url https://download.pytorch.org/whl/cpu} -r /tmp/torch.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/pyproject.toml /tmp/requirements.txt /tmp/torch.txt
 
 COPY handlers/bert_classifier/ ${LAMBDA_TASK_ROOT}/bert_classifier/
 COPY serverless/ ${LAMBDA_TASK_ROOT}/serverless/
-COPY ${MODEL_DIR}/ ${LAMBDA_TASK_ROOT}/model/
+# The handler settings serverless/lambda_function.py reads from next to its package ($MODEL_CONFIG overrides).
+COPY model-config.yaml ${LAMBDA_TASK_ROOT}/
+# Readable by the non-root user Lambda runs the function as: save_pretrained writes model.safetensors as 0600.
+# 755, not 644: recent BuildKit gives --chmod's mode to the directories it creates too, and they need the x bit.
+COPY --chmod=755 ${MODEL_SOURCE}/ ${LAMBDA_TASK_ROOT}/model/
 
 CMD ["serverless.lambda_function.lambda_handler"]

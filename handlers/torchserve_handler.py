@@ -6,79 +6,96 @@ TorchServe's model loader needs exactly one class defined in this module, so eve
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import threading
+import time
 
 from ts.torch_handler.base_handler import BaseHandler
 
-from bert_classifier.device import select_device, threads_per_worker
-from bert_classifier.metrics import COUNTER, batch_metrics
-from bert_classifier.service import InferenceService, Request
-from bert_classifier.settings import read_settings
+from bert_classifier.activity import busy
+from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
+from bert_classifier.service import Request, Response, guarded
+from bert_classifier.startup import start_service
 
 log = logging.getLogger(__name__)
+
+METRICS_INTERVAL = 1.0
+"""Seconds between metric hand-overs to TorchServe under load (`MetricsBuffer`); Prometheus scrapes far less often."""
+
+RAW_BODIES = {"TS_DECODE_INPUT_REQUEST": "false"}
+"""TorchServe's worker reads this variable for every request: with it, each body reaches us as the bytes the
+client sent. Without it the worker `json.loads` bodies sent as exactly `application/json` (turning `\\ud800` into a
+lone surrogate before we can refuse it) and decodes `text/*` as UTF-8 whatever their charset, while a
+`application/json; charset=utf-8` body stays bytes: the same JSON read two ways."""
 
 
 class BertClassifierHandler(BaseHandler):
     """Batches of JSON/text/CSV requests in, one response per request out."""
 
     def initialize(self, context) -> None:
-        import torch
-
+        os.environ.update(RAW_BODIES)
+        self.metrics = MetricsBuffer(METRICS_INTERVAL)
+        self._metrics_lock = threading.Lock()
+        self._metrics_timer: threading.Timer | None = None
         properties = context.system_properties
-        model_config = context.model_yaml_config or {}
-        settings = read_settings(model_config.get("handler"), os.environ)
-        device = select_device(properties.get("gpu_id"))
-        if device.type == "cpu":
-            torch.set_num_threads(threads_per_worker(settings.torch_threads, _max_workers(model_config)))
-        self.service = InferenceService.load(properties["model_dir"], settings, device)
-        self.service.warm_up()
-        self.initialized = True
-        log.info(
-            "loaded model from %s on %s: labels=%s dtype=%s torch_threads=%d forward=%s settings=%s",
-            properties["model_dir"],
-            device,
-            ",".join(self.service.classifier.labels),
-            str(self.service.classifier.dtype).removeprefix("torch."),
-            torch.get_num_threads(),
-            self.service.classifier.forward_kind,
-            settings,
+        self.service = start_service(
+            properties["model_dir"], context.model_yaml_config, os.environ, gpu_id=properties.get("gpu_id")
         )
+        self.initialized = True
 
     def handle(self, data, context):
-        requests = [_request(row, context, index) for index, row in enumerate(data)]
-        outcome = self.service.handle_batch(requests)
-        for index, response in enumerate(outcome.responses):
+        """One answer per request, always: nothing raised while handling one request reaches TorchServe, which
+        would fail the whole batch."""
+        with busy():
+            responses = guarded(self._answer_all, data, context)
+        if isinstance(responses, Response):  # the adapter itself failed: every request gets that 500
+            responses = [responses] * len(data)
+        for index, response in enumerate(responses):
             context.set_response_status(response.status, response.phrase, index)
             context.set_response_content_type(index, response.content_type)
-        _emit_metrics(context.metrics, len(requests), outcome)
-        return [response.body for response in outcome.responses]
+        return [response.body for response in responses]
 
+    def _answer_all(self, data, context) -> list[Response]:
+        requests = [guarded(_request, row, context, index) for index, row in enumerate(data)]
+        outcome = self.service.handle_batch([item for item in requests if isinstance(item, Request)])
+        answers = iter(outcome.responses)
+        responses = [item if isinstance(item, Response) else next(answers) for item in requests]
+        guarded(self._record_metrics, context.metrics, batch_metrics(len(responses), outcome))  # never fail a batch
+        return responses
 
-def _max_workers(model_config: dict) -> int:
-    """Threads are shared out among the most workers this model may scale to, so scaling never oversubscribes."""
-    return int(model_config.get("maxWorkers", model_config.get("minWorkers", 1)))
+    def _record_metrics(self, store, metrics) -> None:
+        """Hand the metrics on when due; what is held is handed on by a timer at the end of the interval."""
+        with self._metrics_lock:
+            _emit_metrics(store, self.metrics.add(metrics, time.monotonic()))
+            if self.metrics.pending and self._metrics_timer is None:
+                self._metrics_timer = threading.Timer(self.metrics.interval, self._release_metrics, (store,))
+                self._metrics_timer.daemon = True
+                self._metrics_timer.start()
+
+    def _release_metrics(self, store) -> None:
+        with self._metrics_lock:
+            self._metrics_timer = None
+            _emit_metrics(store, self.metrics.release(time.monotonic()))
 
 
 def _request(row, context, index: int) -> Request:
     """TorchServe puts the body under "body" or "data" (or, for a form post, one entry per form field)."""
-    content_type = context.get_request_header(index, "Content-Type")
+    headers = _headers(context, index)
     if not isinstance(row, dict):
         body = row
     elif "body" in row or "data" in row:
         body = row["body"] if "body" in row else row["data"]
-        body = _as_json_text(body) if content_type == "application/json" else body
     else:
         body = _form_field(row)
-    return Request(body=body, content_type=content_type, accept=context.get_request_header(index, "Accept"))
+    return Request(body=body, content_type=headers.get("content-type"), accept=headers.get("accept"))
 
 
-def _as_json_text(body):
-    """With exactly `application/json` TorchServe hands over `json.loads(body)` (or the bytes if that failed).
-    The core takes a str as the body's text, so a parsed JSON string, number, boolean or null goes back to JSON
-    text; parsed objects and lists (and undecodable bytes) pass as they are."""
-    return body if isinstance(body, (bytes, bytearray, dict, list)) else json.dumps(body)
+def _headers(context, index: int) -> dict[str, str]:
+    """The request's headers by lower-case name: HTTP header names are case-insensitive, and HTTP/2 proxies and
+    many clients send them in lower case, while TorchServe keeps each name as it arrived."""
+    properties = context.get_all_request_header(index) or {}
+    return {str(name).lower(): value for name, value in properties.items() if isinstance(value, str)}
 
 
 def _form_field(fields: dict):
@@ -87,12 +104,12 @@ def _form_field(fields: dict):
     return next(iter(fields.values())) if len(fields) == 1 else None
 
 
-def _emit_metrics(store, requests: int, outcome) -> None:
-    """Hand the batch's metrics to TorchServe; a metrics problem must never fail the batch."""
+def _emit_metrics(store, metrics) -> None:
+    """Hand metrics to TorchServe; a metrics problem must never fail the batch."""
     from ts.metrics.dimension import Dimension
     from ts.metrics.metric_type_enum import MetricTypes
 
-    for metric in batch_metrics(requests, outcome):
+    for metric in metrics:
         # A fresh list each call: TorchServe appends its default dimensions to the list it is given.
         dimensions = [Dimension("ErrorType", metric.error_type)] if metric.error_type else []
         kind = MetricTypes.COUNTER if metric.kind == COUNTER else MetricTypes.GAUGE

@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bert_classifier.settings import Settings
+
+LOOPBACK = "127.0.0.1"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - SageMaker reaches the container from outside: it must listen on all
 DEFAULT_PORT = 8080
 DEFAULT_INTERNAL_PORTS = (8081, 8082, 7070, 7071)
 MIB = 1024 * 1024
-DEFAULT_PAYLOAD_MB = 6
+DEFAULT_PAYLOAD_MB = Settings.max_request_bytes // MIB  # the handler's limit (6 MiB) unless SageMaker sets one
 MAX_PAYLOAD_MB = 1024
 
 
@@ -41,6 +44,8 @@ class ServeConfig:
     response_timeout: int | None = None
     batch_size: int | None = None
     max_batch_delay_ms: int | None = None
+    multi_model: bool = False
+    """SAGEMAKER_MULTI_MODEL=true: a multi-model endpoint loads and unloads models itself (`multi_model.py`)."""
 
     @property
     def model_dir(self) -> Path:
@@ -57,6 +62,15 @@ class ServeConfig:
     @property
     def log_dir(self) -> Path:
         return self.work_dir / "logs"
+
+    @property
+    def activity_dir(self) -> Path:
+        """Where workers mark themselves busy (`bert_classifier.activity`), for the drain on SIGTERM."""
+        return self.work_dir / "activity"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.internal_ports[0]}"
 
     def model_settings(self) -> dict[str, int]:
         """The per-model TorchServe settings the environment sets; they override the archive's own."""
@@ -85,6 +99,7 @@ def read_config(env: Mapping[str, str]) -> ServeConfig:
         response_timeout=_integer(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 1),
         batch_size=_integer(env, "SAGEMAKER_TS_BATCH_SIZE", 1),
         max_batch_delay_ms=_integer(env, "SAGEMAKER_TS_MAX_BATCH_DELAY", 0),
+        multi_model=_boolean(env, "SAGEMAKER_MULTI_MODEL"),
     )
 
 
@@ -92,6 +107,14 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
     """The variable with surrounding whitespace removed; None when unset or blank."""
     value = env.get(name, "").strip()
     return value or None
+
+
+def _boolean(env: Mapping[str, str], name: str) -> bool:
+    """`true` or `false` (any case); unset or blank is false."""
+    raw = (_text(env, name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+    return raw == "true"
 
 
 def _integer(env: Mapping[str, str], name: str, minimum: int, maximum: int | None = None) -> int | None:

@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 
-import yaml
-
 from bert_classifier.codecs import ParsedRequest, choose_response_format, decode_request, encode_results
-from bert_classifier.device import select_device, threads_per_worker, usable_cores
+from bert_classifier.device import usable_cores
 from bert_classifier.errors import InternalError, ServingError
-from bert_classifier.service import CONTENT_TYPES, InferenceService
-from bert_classifier.settings import Settings, read_settings
+from bert_classifier.service import InferenceService
+from bert_classifier.settings import Settings, read_model_config, settings_from_model_config
+from bert_classifier.startup import start_service
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +57,7 @@ def model_fn(model_dir: str, context=None) -> InferenceService:
     `context` is the model server's, which the toolkit passes to a `model_fn` that takes it: it names this
     worker's GPU. Without it (local debugging) the first GPU is used when there is one.
     """
-    import torch
-
-    settings = _settings()
-    device = select_device(_gpu_id(context))
-    if device.type == "cpu":  # workers share the cores instead of each starting one thread per core
-        torch.set_num_threads(threads_per_worker(settings.torch_threads, _workers()))
-    service = InferenceService.load(model_dir, settings, device)
-    service.warm_up()
-    log.info("loaded %s on %s: labels=%s", model_dir, device, ",".join(service.classifier.labels))
-    return service
+    return start_service(model_dir, _model_config(), os.environ, gpu_id=_gpu_id(context), workers=_workers())
 
 
 def input_fn(input_data, content_type: str | None) -> ParsedRequest:
@@ -94,16 +84,19 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
         response_format = choose_response_format(accept, prediction.request.format)
     except ServingError as error:
         raise _for_container(error) from None
-    body = encode_results(prediction.results, prediction.request.single, response_format)
-    return body, CONTENT_TYPES[response_format]
+    return encode_results(prediction.results, prediction.request.single, response_format)
+
+
+@functools.cache
+def _model_config() -> dict:
+    """code/model-config.yaml (or the checkout's); read once."""
+    return read_model_config(next((candidate for candidate in MODEL_CONFIGS if candidate.is_file()), None))
 
 
 @functools.cache
 def _settings() -> Settings:
     """Handler settings from model-config.yaml, overridden by `BERT_CLASSIFIER_*` variables; read once."""
-    path = next((candidate for candidate in MODEL_CONFIGS if candidate.is_file()), None)
-    handler_settings = (yaml.safe_load(path.read_text()) or {}).get("handler") if path else None
-    return read_settings(handler_settings, os.environ)
+    return settings_from_model_config(_model_config(), os.environ)
 
 
 def _gpu_id(context) -> int | str | None:

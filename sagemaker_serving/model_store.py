@@ -33,15 +33,18 @@ MODEL_NAME = "model"
 """The model's name in the store and in TorchServe; `/invocations` goes to it."""
 
 
-def prepare_model(config: ServeConfig) -> Path:
-    """Fill a fresh model store with the model as an unpacked archive carrying the environment's settings.
+def prepare_model(config: ServeConfig) -> Path | None:
+    """Fill a fresh model store with the model as an unpacked archive carrying the environment's settings
+    (a multi-model endpoint: an empty store, and None).
 
     Returns the archive folder. Raises `ConfigError` when /opt/ml/model is missing or holds several .mar files,
     `InvalidArtifacts` when the model is unusable, `subprocess.CalledProcessError` when the archiver fails.
     """
     shutil.rmtree(config.model_store, ignore_errors=True)
-    for folder in (config.model_store, config.tmp_dir, config.log_dir):
+    for folder in (config.model_store, config.tmp_dir, config.log_dir, config.activity_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    if config.multi_model:  # SageMaker loads models later, through POST /models (multi_model.py)
+        return None
     if not config.model_dir.is_dir():
         raise ConfigError(f"{config.model_dir} does not exist: SageMaker puts the model there")
     archives = sorted(config.model_dir.glob("*.mar"))

@@ -41,12 +41,14 @@ Environment (SageMaker sets the `SAGEMAKER_*` variables; `SM_*` exist for local 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
 import sys
 
 from bert_classifier.errors import InvalidArtifacts
+from sagemaker_serving.drain import wait_until_idle
 from sagemaker_serving.environment import ConfigError, read_config
 from sagemaker_serving.model_store import prepare_model
 from sagemaker_serving.process import TorchServeProcess
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = read_config(os.environ)
         log.info("%s", config)
+        server.drain = functools.partial(wait_until_idle, config.management_url, config.activity_dir)
         prepare_model(config)
         properties = config.work_dir / "config.properties"
         properties.write_text(torchserve_properties(config))

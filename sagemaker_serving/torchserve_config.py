@@ -10,15 +10,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from sagemaker_serving.environment import ServeConfig
+from bert_classifier.activity import ACTIVITY_DIR_VARIABLE
+from sagemaker_serving.environment import LOOPBACK, ServeConfig
 from sagemaker_serving.model_store import MODEL_NAME
+from sagemaker_serving.multi_model import multi_model_properties
 
 # The image copies the repository's layout (docker/Dockerfile), so these sit next to this package.
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_CONFIG = ROOT / "metrics.yaml"
 LOG_CONFIG = ROOT / "log4j2.xml"
 TS_CONFIG = ROOT / "config.properties"
-LOOPBACK = "127.0.0.1"
 # A short input line can become a longer result line (label, id, score): let responses be larger than requests.
 RESPONSE_SIZE_FACTOR = 8
 JAVA_INT_MAX = 2**31 - 1
@@ -43,6 +44,8 @@ def torchserve_properties(config: ServeConfig) -> str:
         "max_response_size": min(config.max_request_bytes * RESPONSE_SIZE_FACTOR, JAVA_INT_MAX),
         "metrics_mode": "prometheus",
     }
+    if config.multi_model:
+        properties |= multi_model_properties(config)
     vmargs = _shipped_property("vmargs")
     if vmargs:  # the JVM settings of the project's config.properties (why: there)
         properties["vmargs"] = vmargs
@@ -54,8 +57,9 @@ def torchserve_properties(config: ServeConfig) -> str:
 
 
 def torchserve_command(config: ServeConfig, properties: Path) -> list[str]:
-    """`torchserve` in the foreground, serving the one model of the store under the name `MODEL_NAME`."""
-    return [
+    """`torchserve` in the foreground, serving the one model of the store under the name `MODEL_NAME` (none on
+    a multi-model endpoint)."""
+    command = [
         _bin("torchserve"),
         "--start",
         "--foreground",
@@ -64,9 +68,9 @@ def torchserve_command(config: ServeConfig, properties: Path) -> list[str]:
         str(config.model_store),
         "--ts-config",
         str(properties),
-        "--models",
-        f"{MODEL_NAME}={MODEL_NAME}",
-    ] + (["--log-config", str(LOG_CONFIG)] if LOG_CONFIG.is_file() else [])
+    ]
+    command += [] if config.multi_model else ["--models", f"{MODEL_NAME}={MODEL_NAME}"]
+    return command + (["--log-config", str(LOG_CONFIG)] if LOG_CONFIG.is_file() else [])
 
 
 def torchserve_environment(config: ServeConfig, inherited: Mapping[str, str]) -> dict[str, str]:
@@ -82,6 +86,7 @@ def torchserve_environment(config: ServeConfig, inherited: Mapping[str, str]) ->
         "TEMP": str(config.tmp_dir),
         "LOG_LOCATION": str(config.log_dir),
         "METRICS_LOCATION": str(config.log_dir),
+        ACTIVITY_DIR_VARIABLE: str(config.activity_dir),  # the drain on SIGTERM watches it
     }
     # The handler's own body limit follows SAGEMAKER_MAX_PAYLOAD_IN_MB unless set explicitly.
     env.setdefault("BERT_CLASSIFIER_MAX_REQUEST_BYTES", str(config.max_request_bytes))

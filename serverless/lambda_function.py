@@ -8,7 +8,8 @@ headers, the core's Content-Type and body: results, or the core's JSON error for
 core's generic JSON error, and the exception goes to the log (never the request's text).
 
 The model loads once per container, on the first request, from `$MODEL_DIR` (default: the first of
-/opt/ml/model and /var/task/model that exists); handler settings come from `BERT_CLASSIFIER_*` variables.
+/opt/ml/model and /var/task/model that exists), with the settings of `$MODEL_CONFIG` (default: the
+model-config.yaml next to this package) overridden by `BERT_CLASSIFIER_*` variables, as everywhere else.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from bert_classifier.errors import InvalidInput
 from bert_classifier.service import InferenceService, Request, Response, error_response
-from bert_classifier.settings import read_settings
+from bert_classifier.settings import read_model_config
+from bert_classifier.startup import start_service
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
@@ -56,12 +58,17 @@ def _get_service() -> InferenceService:
     """The container's one `InferenceService`, loaded (and warmed up) on first use; a failed load is retried."""
     global _service
     if _service is None:
-        model_dir = _model_dir(os.environ.get("MODEL_DIR"))
-        service = InferenceService.load(model_dir, read_settings(None, os.environ))
-        service.warm_up()
-        log.info("loaded %s: labels=%s", model_dir, ",".join(service.classifier.labels))
-        _service = service
+        model_config = read_model_config(_model_config(os.environ.get("MODEL_CONFIG")))
+        _service = start_service(_model_dir(os.environ.get("MODEL_DIR")), model_config, os.environ, workers=1)
     return _service
+
+
+def _model_config(configured: str | None) -> Path | None:
+    """$MODEL_CONFIG, else the model-config.yaml next to this package (the image copies it there)."""
+    if configured:
+        return Path(configured)
+    shipped = Path(__file__).resolve().parent.parent / "model-config.yaml"
+    return shipped if shipped.is_file() else None
 
 
 def _model_dir(configured: str | None) -> Path:

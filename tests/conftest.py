@@ -49,3 +49,27 @@ def save_tiny_bert(target: Path, labels=TINY_LABELS, seed: int = 0, **config_ove
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A tiny random 3-label BERT classifier in save_pretrained layout (read-only: copy before changing)."""
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_engines_dir(tmp_path_factory, tiny_bert_dir) -> Path:
+    """The tiny model's ONNX export (fp32, int8) and an `engines.json` with every variant eligible (`--gate
+    accept`): what `make archive` packs next to the model files. Built once per session (the export takes
+    seconds)."""
+    from tools.accuracy_gate import run_gate, write_manifest
+    from tools.onnx_export import export_onnx
+
+    out = tmp_path_factory.mktemp("tiny-engines")
+    export_onnx(tiny_bert_dir, out)
+    write_manifest(run_gate(tiny_bert_dir, out, {"max_length": 256, "long_text": "truncate", "token_budget": 512},
+                            "accept"), out)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_model_dir(tmp_path_factory, tiny_bert_dir, tiny_engines_dir) -> Path:
+    """The tiny model folder as a worker sees an ONNX archive: model files, ONNX files and engines.json."""
+    folder = tmp_path_factory.mktemp("tiny-onnx-model")
+    for source in [*tiny_bert_dir.iterdir(), *tiny_engines_dir.iterdir()]:
+        (folder / source.name).symlink_to(source)
+    return folder

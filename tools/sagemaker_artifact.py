@@ -37,14 +37,14 @@ SCRIPT_MODE_PACKAGES = ("transformers", "tokenizers", "safetensors", "PyYAML")
 
 def requirements(pyproject: Path = ROOT / "pyproject.toml") -> str:
     """code/requirements.txt: the pyproject.toml pins of `SCRIPT_MODE_PACKAGES`, one per line."""
-    pins = {_name(requirement): requirement for requirement in _dependencies(pyproject.read_text())}
+    pins = {_name(requirement): requirement for requirement in pinned_dependencies(pyproject.read_text())}
     missing = [name for name in SCRIPT_MODE_PACKAGES if _name(name) not in pins]
     if missing:
         raise ValueError(f"{pyproject} does not pin {', '.join(missing)}")
     return "".join(pins[_name(name)] + "\n" for name in SCRIPT_MODE_PACKAGES)
 
 
-def _dependencies(pyproject_text: str) -> list[str]:
+def pinned_dependencies(pyproject_text: str) -> list[str]:
     """The strings of `[project] dependencies` (tomllib would need Python 3.11; the project supports 3.10)."""
     block = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", pyproject_text, re.MULTILINE | re.DOTALL)
     if block is None:

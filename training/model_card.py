@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .precision_accuracy import BOUND_POINTS
+from tools.accuracy_gate import MAX_LOSS_POINTS as BOUND_POINTS  # one bound for bf16 and the gate
 
 
 def render_model_card(record: dict) -> str:

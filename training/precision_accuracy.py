@@ -7,23 +7,26 @@ the fast path's accuracy bound is measured the same way in both.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-BOUND_POINTS = 0.5
-"""A faster precision is acceptable when its held-out accuracy is within this many points of fp32."""
+if TYPE_CHECKING:
+    from bert_classifier.model import TextClassifier
 
 
 @dataclass
 class PrecisionAccuracy:
     precision: str
-    """What was asked for."""
+    """What was asked for: a precision, or a variant name (`onnxruntime-int8`) for the accuracy gate."""
     dtype: str
-    """What ran (bf16 falls back to fp32 on a CPU without native bf16)."""
+    """The precision that ran (bf16 falls back to fp32 on a CPU without native bf16)."""
     correct: int
     total: int
     seconds: float
+    agreement: float = 1.0
+    """Share of texts whose top label is the reference's (the first measured)."""
 
     @property
     def accuracy(self) -> float:
@@ -67,30 +70,48 @@ def measure_accuracy(
     precisions: Sequence[str] = ("fp32", "bf16"),
     threads: int | None = None,
 ) -> AccuracyReport:
-    """Classify the (text, label) pairs once per precision with otherwise identical `Settings` fields."""
-    import torch
-
+    """Classify the (text, label) pairs once per torch precision with otherwise identical `Settings` fields."""
     from bert_classifier.model import TextClassifier
     from bert_classifier.settings import Settings
+
+    def loader(precision: str):
+        return lambda: TextClassifier.load(
+            model_dir, Settings(**{**settings, "engine": "torch", "precision": precision}), "cpu"
+        )
+
+    return measure_classifiers([(p, loader(p)) for p in precisions], pairs, source, threads)
+
+
+def measure_classifiers(
+    named: Sequence[tuple[str, Callable[[], TextClassifier]]],
+    pairs: Sequence[tuple[str, str]],
+    source: str,
+    threads: int | None = None,
+) -> AccuracyReport:
+    """Classify the (text, label) pairs with each named classifier, loaded one at a time; the first is the
+    reference that `agreement` and `max_score_difference` compare the others with."""
+    import torch
 
     if threads:
         torch.set_num_threads(threads)
     texts = [text for text, _ in pairs]
     report = AccuracyReport(source)
-    all_scores = []
-    for precision in precisions:
-        classifier = TextClassifier.load(model_dir, Settings(**{**settings, "precision": precision}), "cpu")
+    all_scores, tops = [], []
+    for name, load in named:
+        classifier = load()
         started = time.perf_counter()
         scores, _ = classifier.classify(texts)
         seconds = time.perf_counter() - started
-        labels = [classifier.labels[max(range(len(s.scores)), key=s.scores.__getitem__)] for s in scores]
-        correct = sum(label == truth for label, (_, truth) in zip(labels, pairs, strict=True))
-        dtype = str(classifier.dtype).removeprefix("torch.")
-        report.results.append(PrecisionAccuracy(precision, dtype, correct, len(pairs), seconds))
+        top = [max(range(len(s.scores)), key=s.scores.__getitem__) for s in scores]
+        correct = sum(classifier.labels[t] == truth for t, (_, truth) in zip(top, pairs, strict=True))
+        agreement = sum(a == b for a, b in zip(top, tops[0] if tops else top, strict=True)) / max(1, len(texts))
+        precision = classifier.engine.variant.precision
+        report.results.append(PrecisionAccuracy(name, precision, correct, len(pairs), seconds, agreement))
         all_scores.append([s.scores for s in scores])
+        tops.append(top)
+        del classifier
     if len(all_scores) > 1 and texts:
         first = all_scores[0]
-        tops = [[max(range(len(s)), key=s.__getitem__) for s in run] for run in all_scores]
         report.agreement = sum(len({t[i] for t in tops}) == 1 for i in range(len(texts))) / len(texts)
         report.max_score_difference = max(
             abs(a - b)

@@ -27,11 +27,3 @@ def plan_micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[i
 def _fits(batch: list[int], lengths: Sequence[int], length: int, token_budget: int) -> bool:
     longest = lengths[batch[0]]
     return (len(batch) + 1) * longest <= token_budget and 2 * length >= longest
-
-
-def split_into_windows(token_ids: Sequence[int], window: int, overlap: int, max_windows: int) -> list[list[int]]:
-    """Cut a text's tokens (without special tokens) into windows of at most `window` tokens that overlap by
-    `overlap` tokens, at most `max_windows` of them. Always at least one window (possibly empty)."""
-    step = window - overlap
-    starts = range(0, max(len(token_ids) - overlap, 1), step)
-    return [list(token_ids[start : start + window]) for start in starts][:max_windows]

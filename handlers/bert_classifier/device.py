@@ -63,3 +63,17 @@ def threads_per_worker(explicit: int, workers: int, cores: int | None = None) ->
     if explicit > 0:
         return explicit
     return max(1, (cores or usable_cores()) // max(1, workers))
+
+
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The /proc/cpuinfo flags that decide which variant is fastest: wide vectors, int8 dot products, bf16."""
+
+
+def cpu_isa() -> str:
+    """The ISA flags of `ISA_FLAGS` this CPU reports, e.g. `avx2 avx512f avx512_vnni` ('?' where unknown)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return "?"
+    return " ".join(flag for flag in ISA_FLAGS if flag in flags) or "none of " + ",".join(ISA_FLAGS)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+NAME_LIMIT = 40
+"""Characters of a client-sent name (a field, parameter, media type or charset) an error message may quote."""
+
+
+def quote_name(name: object, limit: int = NAME_LIMIT) -> str:
+    """A client-sent *name* made safe to put in an error message: at most `limit` characters, quoted, and every
+    non-ASCII or non-printable character escaped (`'\\ud800'`), so the message is always encodable and short.
+    Never pass request text here: messages name where a problem is, never what the text says."""
+    text = str(name)
+    return ascii(text[:limit]) + ("..." if len(text) > limit else "")
+
 
 class ServingError(Exception):
     """Base class: a problem with a specific HTTP status and a message safe to show to the client."""

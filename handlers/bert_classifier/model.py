@@ -11,14 +11,19 @@ from pathlib import Path
 import torch
 
 from .artifacts import validate_artifacts
-from .batching import plan_micro_batches, split_into_windows
-from .device import select_dtype, to_device
-from .packed import PackedBert, packing_unsupported
+from .batching import plan_micro_batches
+from .engines import Engine, Selection, select_engine
+from .engines.probe import PROBE_TEXTS
+from .engines.torch_engine import TorchEngine
+from .errors import InvalidSetting
 from .results import TextScores
+from .segments import EncodedTexts, Segment, Segmenter
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+OFFSET_POSITION_MODELS = ("roberta", "xlm-roberta", "camembert")
+"""Models whose position ids start after the padding index, so `pad_token_id + 1` positions are never used."""
 MAX_PACKED_TOKENS = 16384
 """Tokens per packed forward: beyond a few hundred the cost per token is flat, and this bounds the activations
 (about 16384 x intermediate_size floats) when a batch holds many long texts."""
@@ -45,49 +50,42 @@ class BatchStats:
         return (self.padded_tokens - self.real_tokens) / self.real_tokens if self.real_tokens else 0.0
 
 
-@dataclass(frozen=True)
-class _Segment:
-    text_index: int
-    token_ids: list[int]
-
-
 class TextClassifier:
     """A loaded sequence classifier and its tokenizer. `classify` is the whole inference contract."""
 
-    def __init__(self, model, tokenizer, labels: Sequence[str], settings: Settings, multi_label: bool) -> None:
-        self.model = model
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        labels: Sequence[str],
+        settings: Settings,
+        multi_label: bool,
+        engine: Engine | None = None,
+    ) -> None:
+        """`engine` turns token ids into logits; without one, `model` runs in torch as `settings` say."""
+        if model is not None:
+            _check_positions(model.config, settings.max_length)
         self.tokenizer = tokenizer
         self.labels = tuple(labels)
         self.settings = settings
         self.multi_label = multi_label
-        self.device = next(model.parameters()).device
-        self.dtype = select_dtype(self.device, settings.precision)
-        if self.dtype != torch.float32:
-            # Half-precision weights, cast once: autocast would re-cast every weight on every forward (measured
-            # 5-15% slower on CPU). Logits are turned back into fp32 before softmax.
-            self.model.to(self.dtype)
-        self._cls, self._sep = tokenizer.cls_token_id, tokenizer.sep_token_id
         self._pad = tokenizer.pad_token_id or 0
-        self.packed = self._packed_forward(settings.packing)
-
-    def _packed_forward(self, packing: str) -> PackedBert | None:
-        if packing == "off":
-            return None
-        reason = packing_unsupported(self.model)
-        if reason:
-            log.info("token packing off: %s; every micro-batch is padded to its longest text", reason)
-            return None
-        return PackedBert(self.model)
+        self.segmenter = Segmenter(tokenizer, settings)
+        self.engine = engine or TorchEngine(model, settings.precision, settings.packing, self._pad)
+        self.model = getattr(self.engine, "model", None)
+        """The torch model (None when another engine runs)."""
+        self.device = self.engine.device
+        self.selection = Selection(self.engine)
 
     @property
     def forward_kind(self) -> str:
         """`packed` (no pad token in any matmul) or `padded` (each micro-batch padded to its longest text)."""
-        return "packed" if self.packed else "padded"
+        return "packed" if self.engine.packed else "padded"
 
     @classmethod
     def load(cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu") -> TextClassifier:
         """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`."""
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # a progress bar per worker start only clutters the log
@@ -98,51 +96,59 @@ class TextClassifier:
         # Some checkpoints ship tokenizer.json with padding/truncation fixed; we pad and truncate ourselves.
         tokenizer.backend_tokenizer.no_padding()
         tokenizer.backend_tokenizer.no_truncation()
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(model_dir), local_files_only=True, use_safetensors=True
+        _check_positions(AutoConfig.from_pretrained(str(model_dir), local_files_only=True), settings.max_length)
+
+        def load_model():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(model_dir), local_files_only=True, use_safetensors=True
+            )
+            return model.to(device).eval()
+
+        def run(engine: Engine) -> None:
+            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(PROBE_TEXTS)
+
+        selection = select_engine(
+            model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0
         )
-        model.to(device).eval()
-        return cls(model, tokenizer, summary.labels, settings, summary.multi_label)
+        classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine)
+        classifier.selection = selection
+        return classifier
+
+    def encode(self, texts: Sequence[str]) -> EncodedTexts:
+        """Tokenize one request's texts into model rows (truncated or windowed); raises only on a tokenizer fault."""
+        return self.segmenter.encode(texts)
+
+    def score(self, encoded: Sequence[EncodedTexts]) -> tuple[list[list[TextScores]], BatchStats]:
+        """Scores for every text of every encoded request, all run together: one list per request, in order."""
+        segments = [segment for item in encoded for segment in item.segments]
+        stats = BatchStats(texts=sum(len(item.truncated) for item in encoded), segments=len(segments))
+        stats.truncated = sum(sum(item.truncated) for item in encoded)
+        stats.tokenize_seconds = sum(item.tokenize_seconds for item in encoded)
+        started = time.perf_counter()
+        segment_scores = self._score_segments(segments, stats) if segments else []
+        stats.model_seconds = time.perf_counter() - started
+        results, position = [], 0
+        for item in encoded:
+            own = segment_scores[position : position + len(item.segments)]
+            position += len(item.segments)
+            results.append(_per_text(item, own))
+        return results, stats
 
     def classify(self, texts: Sequence[str]) -> tuple[list[TextScores], BatchStats]:
         """Score every text; results are in the order of `texts`."""
-        stats = BatchStats(texts=len(texts))
         if not texts:
-            return [], stats
-        started = time.perf_counter()
-        segments, truncated = self._segments(texts)
-        stats.tokenize_seconds = time.perf_counter() - started
-        stats.segments, stats.truncated = len(segments), sum(truncated)
-        started = time.perf_counter()
-        segment_scores = self._score_segments(segments, stats)
-        stats.model_seconds = time.perf_counter() - started
-        return self._per_text(segments, segment_scores, truncated), stats
+            return [], BatchStats()
+        scores, stats = self.score([self.encode(texts)])
+        return scores[0], stats
 
-    def _segments(self, texts: Sequence[str]) -> tuple[list[_Segment], list[bool]]:
-        """Token ids with special tokens, one segment per text (truncate) or per window (window mode)."""
-        # verbose=False: we truncate or window ourselves, so the tokenizer's too-long warning is noise.
-        tokenized = self.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False)
-        encoded = tokenized["input_ids"]
-        room = self.settings.max_length - 2
-        segments, truncated = [], []
-        for index, ids in enumerate(encoded):
-            if self.settings.long_text == "window":
-                windows = split_into_windows(ids, room, self.settings.window_stride, self.settings.max_windows)
-                covered = _covered(len(ids), room, self.settings.window_stride, len(windows))
-            else:
-                windows, covered = [ids[:room]], min(len(ids), room)
-            segments += [_Segment(index, [self._cls, *window, self._sep]) for window in windows]
-            truncated.append(covered < len(ids))
-        return segments, truncated
-
-    def _score_segments(self, segments: list[_Segment], stats: BatchStats) -> list[torch.Tensor]:
+    def _score_segments(self, segments: list[Segment], stats: BatchStats) -> list[torch.Tensor]:
         lengths = [len(segment.token_ids) for segment in segments]
         plan = plan_micro_batches(lengths, self.settings.token_budget)
         groups = [[segments[i].token_ids for i in group] for group in plan]
         order = [i for group in plan for i in group]
         stats.micro_batches = len(groups)
         stats.real_tokens = sum(lengths)
-        stats.padded_tokens = stats.real_tokens if self.packed else sum(len(g) * len(g[0]) for g in groups)
+        stats.padded_tokens = stats.real_tokens if self.engine.packed else sum(len(g) * len(g[0]) for g in groups)
         scores: list[torch.Tensor] = [torch.empty(0)] * len(segments)
         for i, row_scores in zip(order, self._score_groups(groups), strict=True):
             scores[i] = row_scores
@@ -167,7 +173,7 @@ class TextClassifier:
 
     def _forward_chunks(self, groups: list[list[list[int]]]) -> list[list[list[list[int]]]]:
         """Packed: groups together up to `MAX_PACKED_TOKENS` per forward; padded: one forward per group."""
-        if not self.packed:
+        if not self.engine.packed:
             return [[group] for group in groups]
         chunks: list[list[list[list[int]]]] = []
         tokens = 0
@@ -182,32 +188,32 @@ class TextClassifier:
 
     def _forward(self, groups: list[list[list[int]]]) -> torch.Tensor:
         """Probabilities (fp32, on the CPU) of every row of `groups`, in that order."""
-        with torch.inference_mode():
-            logits = self.packed.logits(groups) if self.packed else self._padded_logits(groups[0])
-        logits = logits.float()
+        logits = self.engine.logits(groups).float()
         scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
         return scores.cpu()
 
-    def _padded_logits(self, rows: list[list[int]]) -> torch.Tensor:
-        longest = len(rows[0])
-        input_ids = torch.full((len(rows), longest), self._pad, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for r, row in enumerate(rows):
-            input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
-            attention_mask[r, : len(row)] = 1
-        input_ids, attention_mask = to_device(input_ids, self.device), to_device(attention_mask, self.device)
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
-    def _per_text(
-        self, segments: list[_Segment], scores: list[torch.Tensor], truncated: list[bool]
-    ) -> list[TextScores]:
-        """Average the window scores of each text (one window per text in truncate mode)."""
-        grouped: dict[int, list[torch.Tensor]] = {}
-        for segment, segment_scores in zip(segments, scores, strict=True):
-            grouped.setdefault(segment.text_index, []).append(segment_scores)
-        return [
-            TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated[i]) for i in range(len(truncated))
-        ]
+def _per_text(encoded: EncodedTexts, scores: list[torch.Tensor]) -> list[TextScores]:
+    """Average the window scores of each text (one window per text in truncate mode)."""
+    grouped: dict[int, list[torch.Tensor]] = {}
+    for segment, segment_scores in zip(encoded.segments, scores, strict=True):
+        grouped.setdefault(segment.text_index, []).append(segment_scores)
+    return [
+        TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated)
+        for i, truncated in enumerate(encoded.truncated)
+    ]
+
+
+def _check_positions(config, max_length: int) -> None:
+    """`max_length` beyond the model's position embeddings passes a short warm-up and then fails every long
+    batch: refuse it at load time instead."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is None:
+        return
+    if getattr(config, "model_type", None) in OFFSET_POSITION_MODELS:
+        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
+    if max_length > limit:
+        raise InvalidSetting(f"max_length={max_length} is more than this model's {limit} position embeddings")
 
 
 def _halves(groups: list[list[list[int]]]) -> tuple[list, list]:
@@ -216,8 +222,3 @@ def _halves(groups: list[list[list[int]]]) -> tuple[list, list]:
         return groups[: len(groups) // 2], groups[len(groups) // 2 :]
     rows = groups[0]
     return [rows[: len(rows) // 2]], [rows[len(rows) // 2 :]]
-
-
-def _covered(total: int, room: int, overlap: int, windows: int) -> int:
-    """How many of `total` tokens `windows` windows of `room` tokens overlapping by `overlap` cover."""
-    return min(total, room + (windows - 1) * (room - overlap))

@@ -6,27 +6,28 @@ request; the rest of the batch is still classified.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .codecs import ParsedRequest, choose_response_format, decode_request, encode_results
-from .codecs.negotiation import CSV, JSON, JSON_LINES
-from .codecs.response import encode_json
-from .errors import InternalError, ServingError
+from .errors import InternalError, PayloadTooLarge, ServingError
 from .model import BatchStats, TextClassifier
-from .results import format_result
+from .results import TextScores, format_result
+from .segments import EncodedTexts
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {JSON: "application/json", JSON_LINES: "application/jsonlines", CSV: "text/csv"}
 WARM_UP_TEXT = "The service is warming up."
+PROCESS_EXITS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,43 @@ class BatchOutcome:
     errors: Counter = field(default_factory=Counter)
 
 
-def error_response(error: Exception) -> Response:
-    """The one translation from an exception to a response: our errors keep their status, anything else is 500."""
+def error_response(error: BaseException) -> Response:
+    """The one translation from an exception to a response: our errors keep their status, anything else is 500.
+
+    The body is ASCII JSON (`json.dumps` escapes everything else), so encoding an error can never fail.
+    """
     if not isinstance(error, ServingError):
         error = InternalError("internal server error; the server log has the details")
-    return Response(error.status, encode_json(error.as_dict()), error_type=type(error).__name__)
+    body = json.dumps(error.as_dict(), separators=(",", ":")).encode("ascii")
+    return Response(error.status, body, error_type=type(error).__name__)
+
+
+def guarded(step: Callable[..., T], *args) -> T | Response:
+    """`step(*args)`, or the error response for whatever it raised: the outermost guard around one request.
+
+    Catches `BaseException` except the ones that stop the process, because a Rust tokenizer's panic arrives as
+    pyo3's `PanicException`, which is not an `Exception`. A fault is logged with its type and stack frames only:
+    an exception's message may quote the input.
+    """
+    try:
+        return step(*args)
+    except PROCESS_EXITS:
+        raise
+    except ServingError as error:
+        return error_response(error)
+    except BaseException as error:  # noqa: BLE001 - see the docstring
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        log.error("unexpected %s in %s:\n%s", type(error).__name__, getattr(step, "__name__", step), frames)
+        return error_response(error)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request that decoded and tokenized: what it asked for, how to answer, and its model rows."""
+
+    parsed: ParsedRequest
+    response_format: str
+    encoded: EncodedTexts
 
 
 class InferenceService:
@@ -87,64 +120,67 @@ class InferenceService:
             raise RuntimeError(f"warm-up prediction failed: {outcome.responses[0].body[:500]!r}")
 
     def predict(self, parsed: ParsedRequest) -> list[dict]:
-        """Result objects for one already decoded request (for front ends that decode and encode themselves)."""
-        scores, _ = self.classifier.classify(parsed.texts)
-        return [self._result(text_scores, parsed) for text_scores in scores]
+        """Result objects for one already decoded request (for front ends that decode and encode themselves).
+        Raises the request's `ServingError` (a 413 over `max_tokens_per_request`) or the model's fault."""
+        scores, _ = self.classifier.score([self._encode(parsed)])
+        return [self._result(text_scores, parsed) for text_scores in scores[0]]
 
     def handle(self, request: Request) -> Response:
         """Answer a single request."""
         return self.handle_batch([request]).responses[0]
 
     def handle_batch(self, requests: Sequence[Request], log_batch: bool = True) -> BatchOutcome:
-        """Answer every request; texts of all valid requests are classified together, sorted by length."""
-        decoded: list[tuple[ParsedRequest, str] | Response] = [self._decode(request) for request in requests]
-        valid = [item for item in decoded if not isinstance(item, Response)]
-        texts = [text for parsed, _ in valid for text in parsed.texts]
-        try:
-            scores, stats = self.classifier.classify(texts) if texts else ([], BatchStats())
-        except Exception:
-            log.exception("inference failed for a batch of %d requests, %d texts", len(valid), len(texts))
-            failed = error_response(InternalError("inference failed"))
-            decoded = [item if isinstance(item, Response) else failed for item in decoded]
-            scores, stats = [], BatchStats(texts=len(texts))
-        responses = self._encode_all(decoded, scores)
+        """Answer every request: each is decoded and tokenized on its own, the texts of all that succeeded are
+        classified together (sorted by length), and each gets its own answer or its own error."""
+        prepared = [guarded(self._prepare, request) for request in requests]
+        ready = [item for item in prepared if isinstance(item, _Prepared)]
+        scores, stats = self._score(ready)
+        answers = iter(scores)
+        responses = [
+            item if isinstance(item, Response) else guarded(self._answer, item, next(answers)) for item in prepared
+        ]
         errors = Counter(response.error_type for response in responses if response.error_type)
         outcome = BatchOutcome(responses, stats, errors)
         if log_batch:
             _log_batch(len(requests), outcome)
         return outcome
 
-    def _decode(self, request: Request) -> tuple[ParsedRequest, str] | Response:
-        try:
-            parsed = decode_request(
-                request.body,
-                request.content_type,
-                self.settings.max_texts_per_request,
-                self.settings.max_request_bytes,
+    def _prepare(self, request: Request) -> _Prepared:
+        parsed = decode_request(
+            request.body, request.content_type, self.settings.max_texts_per_request, self.settings.max_request_bytes
+        )
+        return _Prepared(parsed, choose_response_format(request.accept, parsed.format), self._encode(parsed))
+
+    def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
+        encoded = self.classifier.encode(parsed.texts)
+        limit = self.settings.max_tokens_per_request
+        if encoded.tokens > limit:
+            raise PayloadTooLarge(
+                f"the texts make {encoded.tokens} tokens of model input; the limit is {limit} (max_tokens_per_request)"
             )
-            return parsed, choose_response_format(request.accept, parsed.format)
-        except ServingError as error:
-            return error_response(error)
-        except Exception as error:  # noqa: BLE001 - a decoder bug must fail only this request, never its batch
-            frames = "".join(traceback.format_tb(error.__traceback__))  # no message: it could quote the input
-            log.error("unexpected %s while decoding a request:\n%s", type(error).__name__, frames)
-            return error_response(error)
+        return encoded
 
-    def _encode_all(self, decoded: list, scores: list) -> list[Response]:
-        responses, position = [], 0
-        for item in decoded:
-            if isinstance(item, Response):
-                responses.append(item)
-                continue
-            parsed, response_format = item
-            own = scores[position : position + len(parsed.texts)]
-            position += len(parsed.texts)
-            results = [self._result(text_scores, parsed) for text_scores in own]
-            body = encode_results(results, parsed.single, response_format)
-            responses.append(Response(200, body, CONTENT_TYPES[response_format]))
-        return responses
+    def _score(self, ready: list[_Prepared]) -> tuple[list[list[TextScores] | Response], BatchStats]:
+        """Scores per ready request. If the batch fails, each request is run alone, so a fault that one request
+        causes is that request's 500 and the others still get their answers."""
+        if not ready:
+            return [], BatchStats()
+        together = guarded(self.classifier.score, [item.encoded for item in ready])
+        if not isinstance(together, Response):
+            return together
+        log.warning("a batch of %d requests failed; running each request alone", len(ready))
+        alone = [guarded(self.classifier.score, [item.encoded]) for item in ready]
+        stats = BatchStats(texts=sum(len(item.parsed.texts) for item in ready))
+        return [outcome if isinstance(outcome, Response) else outcome[0][0] for outcome in alone], stats
 
-    def _result(self, text_scores, parsed: ParsedRequest) -> dict:
+    def _answer(self, item: _Prepared, scores: list[TextScores] | Response) -> Response:
+        if isinstance(scores, Response):
+            return scores
+        results = [self._result(text_scores, item.parsed) for text_scores in scores]
+        body, content_type = encode_results(results, item.parsed.single, item.response_format)
+        return Response(200, body, content_type)
+
+    def _result(self, text_scores: TextScores, parsed: ParsedRequest) -> dict:
         return format_result(
             text_scores,
             self.classifier.labels,

@@ -9,13 +9,17 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSetting
 
 ENV_PREFIX = "BERT_CLASSIFIER_"
 LONG_TEXT_MODES = ("truncate", "window")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+ENGINES = ("auto", "torch", "onnxruntime")
+TORCH_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+ONNXRUNTIME_PRECISIONS = ("auto", "fp32", "int8")
 PACKINGS = ("auto", "off")
 
 
@@ -30,6 +34,11 @@ class Settings:
     best on 2 CPU cores: `make bench`). With token packing a micro-batch is an attention group."""
     max_texts_per_request: int = 64
     """More texts than this in one request is a 413."""
+    max_tokens_per_request: int = 16384
+    """More model input than this in one request (tokens of every segment, special tokens included) is a 413.
+    The default, 64 texts x 256 tokens, never stops a request in `truncate` mode; it bounds `window` mode, where
+    each text may be up to `max_windows` segments. A batch's work is at most `batchSize` times this, which
+    `responseTimeout` must cover (README "Reliability and limits")."""
     max_request_bytes: int = 6 * 1024 * 1024
     """A larger body is a 413 that names this limit. Keep TorchServe's `max_request_size` above it: the
     frontend's own 413 has an empty body."""
@@ -43,11 +52,17 @@ class Settings:
     """Window mode: at most this many windows per text; the rest of the text is reported as truncated."""
     multi_label_threshold: float = 0.5
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
+    engine: str = "auto"
+    """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a short timed probe
+    at start-up picks the fastest variant the archive's accuracy gate allows (torch fp32 always among them); on a
+    GPU, torch."""
     precision: str = "auto"
-    """`auto` (bf16/fp16 on a GPU; bf16 on a CPU with native bf16, AVX512-BF16 or AMX; else fp32), `fp32`,
-    `bf16` or `fp16`."""
+    """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16/fp16 on
+    a GPU, bf16 on a CPU with native bf16 (AVX512-BF16 or AMX), else fp32; with `onnxruntime` or `auto` engines a
+    fixed precision narrows the probe to that precision's variants."""
     torch_threads: int = 0
-    """Torch intra-op threads per worker; 0 derives it from the usable cores and the number of workers."""
+    """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 derives it from the usable cores and the
+    number of workers."""
     packing: str = "auto"
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
     multiply (attention still runs per micro-batch); other architectures run padded. `off`: always padded."""
@@ -57,6 +72,7 @@ class Settings:
         _require(self.max_length <= 8192, "max_length must be at most 8192")
         _require(self.token_budget >= self.max_length, "token_budget must be at least max_length")
         _require(self.max_texts_per_request >= 1, "max_texts_per_request must be at least 1")
+        _require(self.max_tokens_per_request >= self.max_length, "max_tokens_per_request must be at least max_length")
         _require(self.max_request_bytes >= 1, "max_request_bytes must be at least 1")
         _require(self.top_k >= 1, "top_k must be at least 1")
         _require(self.long_text in LONG_TEXT_MODES, f"long_text must be one of {LONG_TEXT_MODES}")
@@ -66,8 +82,30 @@ class Settings:
         _require(self.max_windows >= 1, "max_windows must be at least 1")
         _require(0.0 < self.multi_label_threshold < 1.0, "multi_label_threshold must be in (0, 1)")
         _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
+        _require(self.engine in ENGINES, f"engine must be one of {ENGINES}")
+        if self.engine == "torch":
+            _require(self.precision in TORCH_PRECISIONS, f"engine torch runs precision {TORCH_PRECISIONS}")
+        if self.engine == "onnxruntime":
+            _require(
+                self.precision in ONNXRUNTIME_PRECISIONS, f"engine onnxruntime runs precision {ONNXRUNTIME_PRECISIONS}"
+            )
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
+
+
+def read_model_config(path: str | Path | None) -> dict:
+    """A model-config.yaml as a dict; `{}` when `path` is None or empty."""
+    import yaml
+
+    if path is None:
+        return {}
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+
+
+def settings_from_model_config(model_config: Mapping | None, env: Mapping[str, str] | None = None) -> Settings:
+    """The one reader from a model-config (its `handler:` section) and the environment to `Settings`; every front
+    end (TorchServe, SageMaker script mode, Lambda), the training run and the bench go through it."""
+    return read_settings((model_config or {}).get("handler"), env)
 
 
 def read_settings(handler_settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -20,8 +21,16 @@ TRAINED_MODEL = ROOT / "artifacts"
 READY_TIMEOUT = 240
 
 
-def archive(model_dir: Path, store: Path, name: str, version: str = "1.0", config: Path | None = None) -> Path:
-    """Build `<store>/<name>.mar` with the project's archive tool (the same path `make archive` takes)."""
+def archive(
+    model_dir: Path,
+    store: Path,
+    name: str,
+    version: str = "1.0",
+    config: Path | None = None,
+    engines_dir: Path | None = None,
+) -> Path:
+    """Build `<store>/<name>.mar` with the project's archive tool (the same path `make archive` takes); with
+    `engines_dir` (ONNX files and engines.json, `tools.archive.build_engines`) packed in too."""
     args = argparse.Namespace(
         model_dir=str(model_dir),
         model_name=name,
@@ -29,7 +38,17 @@ def archive(model_dir: Path, store: Path, name: str, version: str = "1.0", confi
         config_file=str(config or ROOT / "model-config.yaml"),
         export_path=str(store),
     )
-    return build_archive(args)
+    return build_archive(args, engines_dir)
+
+
+def served_variant(server: LocalTorchServe, model: str) -> dict[str, str]:
+    """The engine and precision the model's workers logged at start (`engine: auto` chose them by a probe), as
+    settings for an in-process classifier that must answer the same. Fails if the workers disagree."""
+    found = set(re.findall(rf"W-\d+-{model}_[\d.]+-stdout MODEL_LOG - loaded model .* engine=(\w+) dtype=(\w+)",
+                           server.model_log()))  # fmt: skip
+    assert len(found) == 1, f"workers of {model} logged {found or 'no engine'}"
+    engine, precision = found.pop()
+    return {"engine": engine, "precision": precision}
 
 
 def start_server(store: Path, models: str, **kwargs) -> LocalTorchServe:

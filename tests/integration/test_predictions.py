@@ -11,6 +11,7 @@ import yaml
 
 from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
+from tests.integration.conftest import served_variant
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +26,12 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def in_process(tiny_bert_dir):
-    """The same model and handler settings, called directly: what the server must reproduce."""
+def in_process(tiny_bert_dir, server):
+    """The same model and handler settings, called directly: what the server must reproduce. The engine and
+    precision are the ones the server's probe chose (`engine: auto`)."""
     handler_settings = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
-    return TextClassifier.load(tiny_bert_dir, read_settings(handler_settings, env={}))
+    chosen = handler_settings | served_variant(server, "tiny")
+    return TextClassifier.load(tiny_bert_dir, read_settings(chosen, env={}))
 
 
 def expected(in_process, texts):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from reliability.catalog_contract import CONTRACT_BAD_INPUTS as BAD_INPUTS
 
@@ -109,18 +109,30 @@ def test_accept_header_picks_the_response_format_or_gets_406(predict):
     assert refused.json()["type"] == "NotAcceptable"
 
 
-def test_body_over_the_handler_limit_gets_413_naming_the_limit(predict):
-    too_big = b'{"text": "' + b"word " * (6 * 1024 * 1024 // 5 + 10) + b'"}'
-    response = predict(too_big, headers={"Content-Type": "application/octet-stream"})
-    assert response.status_code == 413
-    assert "6291456 bytes" in response.json()["message"]
-    assert predict(json={"text": "still serving"}).status_code == 200
+LIMIT = 6 * 1024 * 1024  # config.properties max_request_size = the handler's max_request_bytes
 
 
-def test_body_over_the_frontend_limit_gets_413_and_the_server_keeps_serving(server, predict):
+def test_a_body_of_exactly_the_limit_is_classified(predict):
+    body = b"word " * (LIMIT // 5) + b"x" * (LIMIT % 5)
+    assert len(body) == LIMIT
+    response = predict(body, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 200, response.text
+    assert response.json()["truncated"] is True
+
+
+def test_a_body_over_the_limit_is_refused_by_the_frontend_before_it_is_sent(server, predict):
+    """TorchServe answers 413 from the Content-Length alone and closes the connection, so the client learns it
+    before sending the body (no race with a connection reset half-way through the upload)."""
+    host, port = server.inference_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        response = predict(b"x" * (64 * 1024 * 1024 + 1), headers={"Content-Type": "text/plain"})
-        assert response.status_code == 413
-    except requests.ConnectionError:
-        pass  # the frontend may close the connection while the body is still being sent: also a refusal
+        connection.putrequest("POST", "/predictions/tiny")
+        connection.putheader("Content-Type", "text/plain")
+        connection.putheader("Content-Length", str(LIMIT + 1))
+        connection.endheaders()  # headers only: the body is never sent
+        response = connection.getresponse()
+        assert response.status == 413
+        assert response.read() == b""  # the frontend's own 413 has no body (README "Reliability and limits")
+    finally:
+        connection.close()
     assert predict(json={"text": "still serving"}).status_code == 200

@@ -1,4 +1,4 @@
-"""Length-aware micro-batches and long-text windows."""
+"""Length-aware micro-batches."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bert_classifier.batching import plan_micro_batches, split_into_windows
+from bert_classifier.batching import plan_micro_batches
 
 pytestmark = pytest.mark.unit
 
@@ -18,9 +18,6 @@ BUDGETS = st.integers(min_value=1, max_value=4096)
 
 def padded_size(batch: list[int], lengths: list[int]) -> int:
     return len(batch) * max(lengths[i] for i in batch)
-
-
-# --- plan_micro_batches -------------------------------------------------------------------------------------
 
 
 @settings(max_examples=200, deadline=None)
@@ -100,80 +97,3 @@ def test_ties_keep_the_original_order():
 
 def test_no_lengths_no_micro_batches():
     assert plan_micro_batches([], 100) == []
-
-
-# --- split_into_windows -------------------------------------------------------------------------------------
-
-
-def stitch(windows: list[list[int]], overlap: int) -> list[int]:
-    """Undo the windowing: the first window plus each later window without its overlapping head."""
-    tokens = list(windows[0])
-    for window in windows[1:]:
-        tokens += window[overlap:]
-    return tokens
-
-
-WINDOW_CASES = st.integers(min_value=1, max_value=40).flatmap(
-    lambda window: st.tuples(
-        st.lists(st.integers(min_value=0, max_value=30000), max_size=300),
-        st.just(window),
-        st.integers(min_value=0, max_value=window - 1),
-    )
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(case=WINDOW_CASES)
-def test_uncapped_windows_cover_the_text_exactly_with_the_right_overlap(case):
-    tokens, window, overlap = case
-
-    windows = split_into_windows(tokens, window, overlap, max_windows=10_000)
-
-    assert windows
-    assert all(len(w) <= window for w in windows)
-    assert all(len(w) == window for w in windows[:-1])  # only the last window may be short
-    for previous, current in itertools.pairwise(windows):
-        assert previous[len(previous) - overlap :] == current[:overlap]
-    assert stitch(windows, overlap) == tokens
-
-
-@settings(max_examples=200, deadline=None)
-@given(case=WINDOW_CASES, max_windows=st.integers(min_value=1, max_value=5))
-def test_max_windows_caps_the_count_and_keeps_the_first_windows(case, max_windows):
-    tokens, window, overlap = case
-
-    capped = split_into_windows(tokens, window, overlap, max_windows)
-    uncapped = split_into_windows(tokens, window, overlap, max_windows=10_000)
-
-    assert len(capped) == min(max_windows, len(uncapped))
-    assert capped == uncapped[: len(capped)]
-
-
-def test_windows_of_a_concrete_text():
-    assert split_into_windows(list(range(10)), window=4, overlap=2, max_windows=8) == [
-        [0, 1, 2, 3],
-        [2, 3, 4, 5],
-        [4, 5, 6, 7],
-        [6, 7, 8, 9],
-    ]
-
-
-def test_no_overlap_gives_disjoint_chunks():
-    assert split_into_windows(list(range(7)), window=3, overlap=0, max_windows=8) == [
-        [0, 1, 2],
-        [3, 4, 5],
-        [6],
-    ]
-
-
-@pytest.mark.parametrize("length", [1, 3, 4])
-def test_a_text_that_fits_is_one_window(length):
-    assert split_into_windows(list(range(length)), window=4, overlap=2, max_windows=8) == [list(range(length))]
-
-
-def test_an_empty_text_is_one_empty_window():
-    assert split_into_windows([], window=4, overlap=1, max_windows=3) == [[]]
-
-
-def test_one_token_past_the_window_adds_a_second_window():
-    assert split_into_windows(list(range(5)), window=4, overlap=2, max_windows=8) == [[0, 1, 2, 3], [2, 3, 4]]

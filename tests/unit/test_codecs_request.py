@@ -317,17 +317,36 @@ def test_latin1_bytes_without_charset_are_invalid_utf8():
         decode('{"text": "café"}'.encode("latin-1"), "application/json")
 
 
-@pytest.mark.parametrize("charset", ["klingon", "hex", "base64", "rot13", "zlib", "a\x00b"])
-def test_unknown_or_non_text_charset_is_a_415(charset):
+@pytest.mark.parametrize(
+    "charset",
+    ["klingon", "hex", "base64", "rot13", "zlib", "a\x00b", "punycode", "idna", "utf-7", "undefined", "mbcs", "cp037"],
+)
+def test_a_charset_outside_the_allow_list_is_a_415_even_if_python_knows_it(charset):
     with pytest.raises(UnsupportedMediaType, match="charset") as raised:
         decode(b"abc", f"text/plain; charset={charset}")
 
     assert raised.value.status == 415
 
 
-def test_charset_whose_decoder_fails_is_a_400_not_a_crash():
-    with pytest.raises(InvalidInput):
-        decode(b"abc-99999999999", "text/plain; charset=punycode")
+@pytest.mark.parametrize(
+    "charset", ["utf-8", "UTF8", "utf-16", "utf-16le", "UTF-16BE", "utf-32", "us-ascii", "latin-1", "windows-1252"]
+)
+def test_every_allowed_charset_and_its_aliases_decode(charset):
+    assert decode("Shares fell.".encode(charset), f"text/plain; charset={charset}").texts == ("Shares fell.",)
+
+
+def test_a_quadratic_codec_is_refused_before_it_decodes_anything():
+    body = b"x-" + b"9" * 1_000_000  # punycode took seconds on this, and a 1 MB body ran past responseTimeout
+    with pytest.raises(UnsupportedMediaType):
+        decode(body, "application/octet-stream; charset=punycode")
+
+
+def test_an_unsupported_charset_is_quoted_short_and_escaped_in_the_message():
+    with pytest.raises(UnsupportedMediaType) as raised:
+        decode(b"abc", "text/plain; charset=\udcff" + "x" * 500)
+
+    assert len(raised.value.message) < 300
+    raised.value.message.encode("ascii")  # escaped: always encodable
 
 
 # --- bad input: typed errors and statuses -------------------------------------------------------------------
@@ -489,10 +508,20 @@ def test_unsupported_content_type_is_a_415_naming_it(content_type):
     ],
 )
 def test_too_many_texts_is_a_413(body, content_type):
-    with pytest.raises(PayloadTooLarge, match=r"4 texts.*limit is 3") as raised:
+    with pytest.raises(PayloadTooLarge, match=r"more than 3 texts.*limit is 3") as raised:
         decode(body, content_type, max_texts=3)
 
     assert raised.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b'"t"\n' * 4 + b"{malformed\n", "application/jsonlines"), (b"t\n" * 4 + b'"unterminated\n', "text/csv")],
+)
+def test_rows_are_read_only_until_the_text_limit_is_passed(body, content_type):
+    """A malformed row after the limit is never reached: the 413 comes first, so 10^5 rows cost 4."""
+    with pytest.raises(PayloadTooLarge):
+        decode(body, content_type, max_texts=3)
 
 
 def test_exactly_max_texts_is_accepted():
@@ -565,3 +594,48 @@ def test_every_decode_error_is_a_serving_error():
     for body, content_type in [(b"{", "application/json"), (b"x", "image/png"), (b"\xff", "text/plain")]:
         with pytest.raises(ServingError):
             decode(body, content_type)
+
+
+# --- text no tokenizer can take, and client names in messages -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "where"),
+    [
+        (b'{"text": "a\\ud800b"}', "application/json", "text 0"),
+        (b'{"data": ["fine", "\\udfff"]}', "application/json", "text 1"),
+        (b'"ok"\n"x\\ud83d"\n', "application/jsonlines", "text 1"),
+        (b'["\\ud83d\\ude00 paired is fine", "\\ud83d alone is not"]', "application/json", "text 1"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_400_naming_the_text(body, content_type, where):
+    with pytest.raises(InvalidInput, match=rf"{where} has an unpaired UTF-16 surrogate") as raised:
+        decode(body, content_type)
+
+    raised.value.message.encode("utf-8")
+
+
+def test_a_paired_surrogate_escape_is_the_character_it_spells():
+    assert decode(b'{"text": "\\ud83d\\ude00 up"}').texts == ("\U0001f600 up",)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"text": "ok", "\\ud800": 1}', b'{"inputs": "ok", "parameters": {"\\udfff": 1}}'],
+    ids=["field", "parameter"],
+)
+def test_an_unknown_name_with_a_lone_surrogate_is_quoted_escaped(body):
+    with pytest.raises(InvalidInput, match=r"unknown") as raised:
+        decode(body)
+
+    assert "'\\ud" in raised.value.message  # escaped as text, not the code point itself
+    raised.value.message.encode("ascii")
+
+
+def test_unknown_names_are_quoted_short_and_at_most_five():
+    document = {"text": "x", **{f"field{i}" + "y" * 100: 1 for i in range(9)}}
+    with pytest.raises(InvalidInput) as raised:
+        decode(as_json(document))
+
+    assert raised.value.message.count("'field") == 5
+    assert len(raised.value.message) < 400

@@ -68,7 +68,7 @@ def test_hadolint_does_fail_an_unpinned_dockerfile(tmp_path):
 def test_every_copied_path_exists_in_the_repository(dockerfile):
     defaults = arg_defaults(dockerfile)
     for copy in arguments(dockerfile, "COPY"):
-        *sources, _ = copy.split()
+        *sources, _ = [word for word in copy.split() if not word.startswith("--")]
         for source in sources:
             resolved = re.sub(r"\$\{(\w+)\}", lambda match: defaults[match[1]], source)
             assert (ROOT / resolved).exists(), f"{dockerfile.name}: COPY {source} -> {resolved} is missing"
@@ -109,8 +109,36 @@ def test_the_sagemaker_image_pins_java_17_and_declares_bind_to_port_support():
 def test_python_packages_come_from_pyproject_pins(dockerfile):
     run = " ".join(arguments(dockerfile, "RUN"))
     assert "pyproject.toml" in run
-    assert "download.pytorch.org/whl/" in run
-    assert not re.search(r"pip install (?!--index-url|-r)", run), "every pip install reads a pinned list"
+    assert not re.search(r"pip install (?!\$\{TORCH_PIP_ARGS:-|-r)", run), "every pip install reads a pinned list"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_torch_comes_from_pytorchs_index_unless_torch_pip_args_says_otherwise(dockerfile):
+    """`make image` passes TORCH_PIP_ARGS (the local wheel); `docker build` without it uses PyTorch's index."""
+    assert "TORCH_PIP_ARGS=" in arguments(dockerfile, "ARG")
+    run = " ".join(arguments(dockerfile, "RUN"))
+    assert re.search(r"pip install \$\{TORCH_PIP_ARGS:---index-url https://download\.pytorch\.org/whl/\S+\} -r", run)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_no_build_argument_is_shadowed_by_an_environment_variable(dockerfile):
+    """An ENV overrides an ARG of the same name: `COPY ${MODEL_DIR}/` once read the image's /var/task/model."""
+    args = {arg.split("=", 1)[0] for arg in arguments(dockerfile, "ARG")}
+    env = set(re.findall(r"(\w+)=", " ".join(arguments(dockerfile, "ENV"))))
+    assert not args & env
+
+
+def test_the_sagemaker_image_runs_as_a_fixed_non_root_uid_that_it_creates():
+    """Numeric, so `runAsNonRoot` policies can check it; created with that uid so it has a name and group."""
+    [*_, user] = arguments(SAGEMAKER_IMAGE, "USER")
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit()
+    assert int(uid) != 0
+    assert gid == uid
+    run = " ".join(arguments(SAGEMAKER_IMAGE, "RUN"))
+    assert re.search(rf"useradd --uid {uid} --gid {gid} ", run)
+    assert re.search(rf"groupadd --gid {gid} ", run)
+    assert "--create-home" not in run, "the user owns no file in the image"
 
 
 def test_the_lambda_image_runs_the_handler_the_tests_exercise():
@@ -119,3 +147,18 @@ def test_the_lambda_image_runs_the_handler_the_tests_exercise():
     module, function = handler.rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module), function))
     assert "MODEL_DIR=/var/task/model" in " ".join(arguments(LAMBDA_IMAGE, "ENV"))
+
+
+def test_the_lambda_image_copies_the_model_readable_and_traversable_for_any_user():
+    """Lambda runs the function as a non-root user, and save_pretrained writes model.safetensors 0600."""
+    [model_copy] = [copy for copy in arguments(LAMBDA_IMAGE, "COPY") if copy.endswith("/model/")]
+    mode = re.search(r"--chmod=(\d+)", model_copy)
+    assert mode, "the model COPY must set a mode"
+    assert int(mode[1], 8) & 0o005 == 0o005, "others need r (files) and x (directories it creates)"
+
+
+def test_the_lambda_image_ships_the_model_config_the_handler_reads_next_to_its_package():
+    """serverless/lambda_function.py reads `<task root>/model-config.yaml` unless $MODEL_CONFIG is set."""
+    copies = [copy.split() for copy in arguments(LAMBDA_IMAGE, "COPY")]
+    assert ["model-config.yaml", "${LAMBDA_TASK_ROOT}/"] in copies
+    assert ["serverless/", "${LAMBDA_TASK_ROOT}/serverless/"] in copies

@@ -221,16 +221,17 @@ def test_a_model_that_cannot_load_is_a_logged_500_and_is_retried_next_time(
 
 
 def test_an_inference_fault_is_a_500_that_never_logs_the_text(warm, monkeypatch, caplog):
-    def broken(texts):
+    def broken(encoded):
         raise RuntimeError("CUDA error: device-side assert triggered")
 
-    monkeypatch.setattr(warm.classifier, "classify", broken)
+    monkeypatch.setattr(warm.classifier, "score", broken)
     event = http_api_event(json.dumps({"text": SECRET_TEXT}), {"Content-Type": "application/json"})
     with caplog.at_level(logging.INFO):
         response = lambda_handler(event, LambdaContext())
     assert response["statusCode"] == 500
     assert json.loads(response["body"])["type"] == "InternalError"
-    assert any(record.exc_info for record in caplog.records)
+    assert "unexpected RuntimeError in broken" in caplog.text  # the type and the stack frames
+    assert "line" in caplog.text
     assert SECRET_TEXT not in caplog.text
     assert SECRET_TEXT not in response["body"]
 
@@ -256,3 +257,22 @@ def test_model_dir_defaults_to_the_first_existing_standard_folder(monkeypatch, t
     first.mkdir()
     assert lambda_function._model_dir(None) == first
     assert lambda_function._model_dir("/models/news") == lambda_function.Path("/models/news")
+
+
+def test_the_model_config_settings_apply_as_under_torchserve(cold, monkeypatch, tmp_path):
+    """Lambda reads the same model-config.yaml as every other front end (it used to read only the environment)."""
+    config = tmp_path / "model-config.yaml"
+    config.write_text("handler:\n  top_k: 2\n  max_texts_per_request: 1\n")
+    monkeypatch.setenv("MODEL_CONFIG", str(config))
+
+    one = lambda_handler(http_api_event('{"text": "one"}', {"Content-Type": "application/json"}), LambdaContext())
+    two = lambda_handler(http_api_event('{"data": ["a", "b"]}', {"Content-Type": "application/json"}), LambdaContext())
+
+    assert len(json.loads(one["body"])["scores"]) == 2
+    assert two["statusCode"] == 413
+
+
+def test_the_shipped_model_config_is_found_next_to_the_package():
+    assert (
+        lambda_function._model_config(None) == lambda_function.Path(__file__).resolve().parents[2] / "model-config.yaml"
+    )

@@ -77,7 +77,7 @@ def test_load_reads_labels_and_runs_on_cpu_in_fp32(classifier):
     assert classifier.labels == TINY_LABELS
     assert classifier.multi_label is False
     assert classifier.device.type == "cpu"
-    assert classifier.dtype == torch.float32
+    assert classifier.engine.variant.name == "torch-fp32"
 
 
 def test_load_validates_the_artifacts_first(tmp_path, tiny_bert_dir):

@@ -80,14 +80,14 @@ def test_a_batch_over_max_packed_tokens_is_split_into_several_forwards(sharp, mo
     texts = [words(20 + i, i) for i in range(8)]
     expected, _ = classifier.classify(texts)
     forwards = []
-    real_logits = classifier.packed.logits
+    real_logits = classifier.engine.packed_bert.logits
 
     def counting_logits(groups):
         forwards.append(sum(len(row) for group in groups for row in group))
         return real_logits(groups)
 
     monkeypatch.setattr(model_module, "MAX_PACKED_TOKENS", 100)
-    monkeypatch.setattr(classifier.packed, "logits", counting_logits)
+    monkeypatch.setattr(classifier.engine.packed_bert, "logits", counting_logits)
     results, _ = classifier.classify(texts)
 
     assert len(forwards) > 1
@@ -99,7 +99,7 @@ def test_a_batch_over_max_packed_tokens_is_split_into_several_forwards(sharp, mo
 
 def test_packing_off_runs_the_models_own_forward(sharp):
     assert with_settings(sharp, packing="off").forward_kind == "padded"
-    assert with_settings(sharp, packing="off").packed is None
+    assert with_settings(sharp, packing="off").engine.packed_bert is None
 
 
 def test_bert_sequence_classifiers_are_supported(sharp):

@@ -17,6 +17,7 @@ import pytest
 from bert_classifier.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
+from sagemaker_serving import inference as inference_module
 from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn
 from tools.sagemaker_artifact import build_artifact, requirements
 
@@ -24,6 +25,21 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["Shares rose after profits beat forecasts.", "The striker scored twice.", "A new chip, faster."]
+
+
+# These tests compare separately loaded services (one in a subprocess) for equal answers: that needs one engine
+# and precision, where `auto` would probe at every load and may pick torch bf16 in one and fp32 in another.
+PINNED = {"BERT_CLASSIFIER_ENGINE": "torch", "BERT_CLASSIFIER_PRECISION": "fp32"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pinned_engine():
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in PINNED.items():
+            patch.setenv(name, value)
+        inference_module._settings.cache_clear()
+        yield
+    inference_module._settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +50,7 @@ def model(tiny_bert_dir):
 @pytest.fixture(scope="module")
 def reference(tiny_bert_dir):
     """The core called directly, as the TorchServe handler calls it."""
-    return InferenceService.load(tiny_bert_dir, read_settings({}, env={}))
+    return InferenceService.load(tiny_bert_dir, read_settings({}, env=PINNED))
 
 
 def test_the_documented_local_debugging_call_answers_like_the_torchserve_path(tiny_bert_dir, reference):

@@ -114,10 +114,10 @@ def test_batch_outcome_counts_error_types(service):
 
 
 def test_classifier_failure_is_a_500_for_valid_requests_only_and_hides_the_exception(service, monkeypatch, caplog):
-    def explode(texts):
-        raise RuntimeError("secret text")
+    def explode(encoded):
+        raise RuntimeError("secret" + " text")  # built, so the logged source line does not hold it either
 
-    monkeypatch.setattr(service.classifier, "classify", explode)
+    monkeypatch.setattr(service.classifier, "score", explode)
     requests = [good(), Request(b"{", "application/json"), good("another one"), Request(b"x", "image/png")]
 
     with caplog.at_level(logging.ERROR, logger=SERVICE_LOGGER):
@@ -129,14 +129,99 @@ def test_classifier_failure_is_a_500_for_valid_requests_only_and_hides_the_excep
         assert body_of(response)["type"] == "InternalError"
         assert body_of(response)["code"] == 500
     assert outcome.errors == Counter({"InternalError": 2, "InvalidInput": 1, "UnsupportedMediaType": 1})
-    assert "inference failed" in caplog.text  # the server log has the details
+    assert "unexpected RuntimeError in explode" in caplog.text  # the server log has the type and the frames
+    assert "line" in caplog.text
+    assert "secret text" not in caplog.text  # but not the message, which may quote the input
+
+
+POISON = "the one text this fake model cannot run"
+
+
+def fails_on_poison(original):
+    """`classifier.score` that fails for any batch holding the poison text's tokens (a stand-in for a model
+    fault that only one request's input triggers)."""
+
+    def score(encoded):
+        if any(segment.token_ids == POISON_IDS for item in encoded for segment in item.segments):
+            raise RuntimeError("kernel fault")
+        return original(encoded)
+
+    return score
+
+
+POISON_IDS: list[int] = []
+
+
+def test_a_model_fault_one_request_causes_fails_that_request_only(service, monkeypatch):
+    POISON_IDS[:] = service.classifier.encode([POISON]).segments[0].token_ids
+    monkeypatch.setattr(service.classifier, "score", fails_on_poison(service.classifier.score))
+    neighbours = [good(), good("The striker scored twice.")]
+    alone = [service.handle(request) for request in neighbours]
+
+    outcome = service.handle_batch([neighbours[0], good(POISON), neighbours[1]])
+
+    assert [response.status for response in outcome.responses] == [200, 500, 200]
+    assert_same_result(body_of(outcome.responses[0]), body_of(alone[0]))
+    assert_same_result(body_of(outcome.responses[2]), body_of(alone[1]))
+
+
+class TokenizerPanic(BaseException):
+    """What a Rust tokenizer's panic looks like from Python (pyo3's PanicException is a BaseException)."""
+
+
+def test_a_tokenizer_panic_is_that_requests_500_and_the_others_are_answered(service, monkeypatch):
+    original = service.classifier.encode
+
+    def encode(texts):
+        if POISON in texts:
+            raise TokenizerPanic("called `Option::unwrap()` on a `None` value")
+        return original(texts)
+
+    monkeypatch.setattr(service.classifier, "encode", encode)
+
+    outcome = service.handle_batch([good(), good(POISON), good()])
+
+    assert [response.status for response in outcome.responses] == [200, 500, 200]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_signals_that_stop_the_process_are_not_swallowed(service, monkeypatch, stop):
+    def encode(texts):
+        raise stop
+
+    monkeypatch.setattr(service.classifier, "encode", encode)
+
+    with pytest.raises(stop):
+        service.handle_batch([good()])
+
+
+def test_a_request_over_the_token_cap_is_a_413_naming_it_and_its_neighbours_are_answered(tiny_bert_dir):
+    capped = InferenceService.load(tiny_bert_dir, Settings(max_length=16, max_tokens_per_request=40))
+    big = Request(json.dumps({"data": ["word " * 20] * 3}).encode(), "application/json")  # 3 x 16 tokens
+
+    outcome = capped.handle_batch(
+        [good(), big, Request(json.dumps({"data": ["a b", "c d"]}).encode(), "application/json")]
+    )
+
+    assert [response.status for response in outcome.responses] == [200, 413, 200]
+    message = body_of(outcome.responses[1])["message"]
+    assert "48 tokens" in message
+    assert "max_tokens_per_request" in message
+
+
+def test_window_mode_counts_every_window_against_the_token_cap(tiny_bert_dir):
+    settings = Settings(max_length=16, long_text="window", window_stride=4, max_windows=8, max_tokens_per_request=64)
+    capped = InferenceService.load(tiny_bert_dir, settings)
+
+    assert capped.handle(Request("word " * 40, "text/plain")).status == 200  # 4 windows x 16 tokens
+    assert capped.handle(Request("word " * 60, "text/plain")).status == 413  # 5 windows
 
 
 def test_a_batch_of_only_invalid_requests_does_not_call_the_classifier(service, monkeypatch):
-    def must_not_run(texts):
-        raise AssertionError("classify called")
+    def must_not_run(encoded):
+        raise AssertionError("score called")
 
-    monkeypatch.setattr(service.classifier, "classify", must_not_run)
+    monkeypatch.setattr(service.classifier, "score", must_not_run)
 
     outcome = service.handle_batch([Request(b"{", "application/json"), Request(None, None)])
 
@@ -153,13 +238,13 @@ def test_empty_batch_gives_no_responses(service):
 
 def test_texts_of_all_requests_are_classified_in_one_call(service, monkeypatch):
     calls = []
-    original = service.classifier.classify
+    original = service.classifier.score
 
-    def spy(texts):
-        calls.append(list(texts))
-        return original(texts)
+    def spy(encoded):
+        calls.append([len(item.truncated) for item in encoded])
+        return original(encoded)
 
-    monkeypatch.setattr(service.classifier, "classify", spy)
+    monkeypatch.setattr(service.classifier, "score", spy)
     requests = [
         Request(json.dumps({"data": ["one", "two"]}).encode(), "application/json"),
         Request(b"{", "application/json"),
@@ -168,7 +253,7 @@ def test_texts_of_all_requests_are_classified_in_one_call(service, monkeypatch):
 
     outcome = service.handle_batch(requests)
 
-    assert calls == [["one", "two", "three"]]
+    assert calls == [[2, 1]]  # one model call for both valid requests' texts
     assert len(body_of(outcome.responses[0])) == 2
     assert isinstance(body_of(outcome.responses[2]), dict)
 
@@ -247,8 +332,8 @@ def test_response_phrase(service):
 
 def test_warm_up_runs_a_prediction_without_logging_a_batch(service, monkeypatch, caplog):
     seen = []
-    original = service.classifier.classify
-    monkeypatch.setattr(service.classifier, "classify", lambda texts: seen.append(list(texts)) or original(texts))
+    original = service.classifier.encode
+    monkeypatch.setattr(service.classifier, "encode", lambda texts: seen.append(list(texts)) or original(texts))
 
     with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
         service.warm_up()
@@ -258,10 +343,10 @@ def test_warm_up_runs_a_prediction_without_logging_a_batch(service, monkeypatch,
 
 
 def test_warm_up_raises_when_the_prediction_fails(service, monkeypatch):
-    def explode(texts):
+    def explode(encoded):
         raise RuntimeError("no")
 
-    monkeypatch.setattr(service.classifier, "classify", explode)
+    monkeypatch.setattr(service.classifier, "score", explode)
 
     with pytest.raises(RuntimeError, match="warm-up prediction failed"):
         service.warm_up()

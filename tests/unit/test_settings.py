@@ -13,6 +13,8 @@ from bert_classifier.settings import ENV_PREFIX, Settings, read_settings
 
 pytestmark = pytest.mark.unit
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_defaults_are_the_documented_values():
     settings = read_settings(None, env={})
@@ -28,6 +30,7 @@ def test_defaults_are_the_documented_values():
     assert settings.max_windows == 8
     assert settings.multi_label_threshold == 0.5
     assert settings.precision == "auto"
+    assert settings.engine == "auto"
     assert settings.torch_threads == 0
 
 
@@ -168,6 +171,9 @@ def test_a_short_max_length_alone_is_accepted_in_truncate_mode():
         ({"multi_label_threshold": float("nan")}, "multi_label_threshold"),
         ({"precision": "fp8"}, "precision"),
         ({"packing": "on"}, "packing"),
+        ({"engine": "tensorrt"}, "engine"),
+        ({"engine": "torch", "precision": "int8"}, "engine torch runs precision"),
+        ({"engine": "onnxruntime", "precision": "bf16"}, "engine onnxruntime runs precision"),
         ({"torch_threads": -1}, "torch_threads"),
     ],
 )
@@ -220,3 +226,20 @@ def test_shipped_model_config_handler_section_is_valid():
     settings = read_settings(config["handler"], env={})
 
     assert {name: getattr(settings, name) for name in config["handler"]} == config["handler"]
+
+
+@pytest.mark.parametrize(("engine", "precision"), [("auto", "int8"), ("onnxruntime", "int8"), ("torch", "fp16")])
+def test_engine_and_precision_combinations_that_can_run_are_accepted(engine, precision):
+    settings = read_settings({"precision": precision}, env={"BERT_CLASSIFIER_ENGINE": engine})
+    assert (settings.engine, settings.precision) == (engine, precision)
+
+
+def test_the_frontends_body_limit_is_the_handlers_so_there_is_one_limit():
+    """config.properties' max_request_size makes TorchServe refuse a bigger body before it reaches a worker; the
+    handler applies the same number for front ends without that frontend (Lambda, script mode)."""
+    properties = dict(
+        line.split("=", 1) for line in (ROOT / "config.properties").read_text().splitlines() if "=" in line
+    )
+    handler = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
+    assert int(properties["max_request_size"]) == Settings().max_request_bytes
+    assert "max_request_bytes" not in handler  # the default is the one home of the number

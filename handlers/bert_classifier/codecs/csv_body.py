@@ -4,32 +4,40 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import InvalidInput
+from .limits import check_text_count
 from .text_body import to_str
 
 HEADER_NAMES = ("text", "inputs", "data")
 
 
-def decode(body: Any, encoding: str = "utf-8") -> tuple[str, ...]:
-    """The text of each non-empty row, in order.
+def decode(body: Any, encoding: str = "utf-8", max_texts: int | None = None) -> tuple[str, ...]:
+    """The text of each non-empty row, in order; stops reading at row `max_texts + 1` (a 413).
 
     A first row whose cells include `text`, `inputs` or `data` is a header and picks the column; without a
     header every row must have exactly one field (quote texts that contain commas or newlines).
     """
-    rows = _rows(to_str(body, encoding))
-    column = _header_column(rows[0]) if rows else None
-    first = 0 if column is None else 1
-    return tuple(_cell(row, column, number) for number, row in enumerate(rows[first:], start=first + 1))
+    texts: list[str] = []
+    column = None
+    for number, row in enumerate(_rows(to_str(body, encoding)), start=1):
+        if number == 1:
+            column = _header_column(row)
+            if column is not None:
+                continue
+        texts.append(_cell(row, column, number))
+        check_text_count(len(texts), max_texts)
+    return tuple(texts)
 
 
-def _rows(text: str) -> list[list[str]]:
-    """The non-empty rows; strict, so an unclosed quote or stray characters after one are an error (the
-    lenient default would read the rest of the body into one field)."""
+def _rows(text: str) -> Iterator[list[str]]:
+    """The non-empty rows, read lazily; strict, so an unclosed quote or stray characters after one are an error
+    (the lenient default would read the rest of the body into one field)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        return [row for row in reader if row]
+        yield from (row for row in reader if row)
     except csv.Error as error:  # its message names the problem, never the content
         raise InvalidInput(f"malformed CSV at line {reader.line_num}: {error}") from None
 

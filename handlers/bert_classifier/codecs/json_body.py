@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, quote_name
 from .text_body import to_str
 
 TEXT_FIELDS = ("data", "inputs", "text")
@@ -42,7 +42,8 @@ def texts_from_document(document: Any) -> tuple[tuple[str, ...], bool, Any]:
     unknown = sorted(set(document) - set(ALLOWED_FIELDS))
     present = [name for name in TEXT_FIELDS if name in document]
     if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(ALLOWED_FIELDS)}")
+        names = ", ".join(quote_name(name) for name in unknown[:5])
+        raise InvalidInput(f"unknown field(s): {names}; allowed: {', '.join(ALLOWED_FIELDS)}")
     if len(present) != 1:
         raise InvalidInput("the JSON object needs exactly one of the fields 'data', 'inputs' or 'text'")
     name = present[0]

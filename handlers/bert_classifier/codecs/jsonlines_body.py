@@ -7,16 +7,25 @@ from typing import Any
 
 from ..errors import InvalidInput
 from .json_body import TEXT_FIELDS, parse_json, type_name
+from .limits import check_text_count
 from .text_body import to_str
 
+# Only CR/LF end a line: str.splitlines() would also split on U+2028, U+0085 etc. inside JSON strings.
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
-def decode(body: Any, encoding: str = "utf-8") -> tuple[str, ...]:
-    """The text of each non-blank line, in order. Errors name the line number (1-based)."""
-    texts = []
-    # Only CR/LF end a line: str.splitlines() would also split on U+2028, U+0085 etc. inside JSON strings.
-    for number, line in enumerate(re.split(r"\r\n|\r|\n", to_str(body, encoding)), start=1):
+
+def decode(body: Any, encoding: str = "utf-8", max_texts: int | None = None) -> tuple[str, ...]:
+    """The text of each non-blank line, in order; stops reading at text `max_texts + 1` (a 413). Errors name
+    the line number (1-based)."""
+    texts: list[str] = []
+    text = to_str(body, encoding)
+    for number, match in enumerate(LINE.finditer(text), start=1):
+        line = match.group().rstrip("\r\n")
         if line.strip():
             texts.append(_text_of_line(line, number))
+            check_text_count(len(texts), max_texts)
+        if match.end() == len(text):
+            break
     return tuple(texts)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import NotAcceptable
+from ..errors import NotAcceptable, quote_name
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -23,7 +23,8 @@ REQUEST_TYPES = {
 }
 # No Content-Type, or a generic one (curl -T, some SDKs): the body says what it is.
 SNIFFED_TYPES = ("", "application/octet-stream", "application/x-www-form-urlencoded")
-RESPONSE_TYPES = {JSON: JSON, JSON_LINES: JSON_LINES, CSV: CSV}
+RESPONSE_TYPES = (JSON, JSON_LINES, CSV)
+"""What we answer in; a request's format is its media type, so a JSON request is answered in JSON by default."""
 RESPONSE_ALIASES = {alias: canonical for alias, canonical in REQUEST_TYPES.items() if canonical in RESPONSE_TYPES}
 
 
@@ -58,7 +59,7 @@ def choose_response_format(accept: str | None, request_format: str) -> str:
                     return option
         elif candidate in RESPONSE_ALIASES:
             return RESPONSE_ALIASES[candidate]
-    raise NotAcceptable(f"cannot produce any of Accept: {accept[:200]}; available: {', '.join(RESPONSE_TYPES)}")
+    raise NotAcceptable(f"cannot produce any of Accept: {quote_name(accept)}; available: {', '.join(RESPONSE_TYPES)}")
 
 
 def _accepted_in_preference_order(accept: str) -> tuple[list[str], set[str]]:

@@ -6,8 +6,9 @@ import codecs
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidInput, UnsupportedMediaType, quote_name
 from . import csv_body, json_body, jsonlines_body, negotiation, text_body
+from .limits import check_size, check_texts
 
 
 @dataclass(frozen=True)
@@ -34,38 +35,38 @@ def decode_request(body: Any, content_type: str | None, max_texts: int, max_byte
     `body` may be bytes, a str, or JSON the model server already parsed (dict or list); for parsed JSON the
     size checked against `max_bytes` is that of its texts.
     """
-    if max_bytes is not None and isinstance(body, (bytes, bytearray, str)):
-        _check_size(len(body) if not isinstance(body, str) else len(body.encode("utf-8", "replace")), max_bytes)
-    if isinstance(body, (bytes, bytearray, str)) and not body.strip():
-        raise InvalidInput("the request body is empty")
+    if isinstance(body, (bytes, bytearray, str)):
+        check_size(len(body) if not isinstance(body, str) else len(body.encode("utf-8", "replace")), max_bytes)
+        if not body.strip():
+            raise InvalidInput("the request body is empty")
     kind = negotiation.media_type(content_type)
     if kind in negotiation.SNIFFED_TYPES:
         kind = _sniff(body)
     fmt = negotiation.REQUEST_TYPES.get(kind)
     if fmt is None:
         supported = ", ".join(sorted(negotiation.REQUEST_TYPES))
-        raise UnsupportedMediaType(f"Content-Type {kind!r} is not supported; use one of: {supported}")
-    parsed = _DECODERS[fmt](body, negotiation.charset(content_type))
-    _check_texts(parsed.texts, max_texts)
-    if max_bytes is not None and isinstance(body, (dict, list)):
-        _check_size(sum(len(text.encode("utf-8", "replace")) for text in parsed.texts), max_bytes)
+        raise UnsupportedMediaType(f"Content-Type {quote_name(kind)} is not supported; use one of: {supported}")
+    parsed = _DECODERS[fmt](body, negotiation.charset(content_type), max_texts)
+    check_texts(parsed.texts, max_texts)
+    if isinstance(body, (dict, list)):
+        check_size(sum(len(text.encode("utf-8", "replace")) for text in parsed.texts), max_bytes)
     return parsed
 
 
-def _decode_json(body: Any, encoding: str) -> ParsedRequest:
+def _decode_json(body: Any, encoding: str, _max_texts: int) -> ParsedRequest:
     texts, single, parameters = json_body.decode(body, encoding)
     return ParsedRequest(texts, single, negotiation.JSON, _parameters(parameters))
 
 
-def _decode_jsonlines(body: Any, encoding: str) -> ParsedRequest:
-    return ParsedRequest(jsonlines_body.decode(body, encoding), False, negotiation.JSON_LINES)
+def _decode_jsonlines(body: Any, encoding: str, max_texts: int) -> ParsedRequest:
+    return ParsedRequest(jsonlines_body.decode(body, encoding, max_texts), False, negotiation.JSON_LINES)
 
 
-def _decode_csv(body: Any, encoding: str) -> ParsedRequest:
-    return ParsedRequest(csv_body.decode(body, encoding), False, negotiation.CSV)
+def _decode_csv(body: Any, encoding: str, max_texts: int) -> ParsedRequest:
+    return ParsedRequest(csv_body.decode(body, encoding, max_texts), False, negotiation.CSV)
 
 
-def _decode_text(body: Any, encoding: str) -> ParsedRequest:
+def _decode_text(body: Any, encoding: str, _max_texts: int) -> ParsedRequest:
     return ParsedRequest((text_body.decode(body, encoding),), True, negotiation.JSON)
 
 
@@ -95,7 +96,8 @@ def _parameters(raw: dict | None) -> RequestParameters:
         raise InvalidInput(f"'parameters' must be a JSON object, got {json_body.type_name(raw)}")
     unknown = sorted(set(raw) - {"top_k", "return_all_scores"})
     if unknown:
-        raise InvalidInput(f"unknown parameter(s): {', '.join(unknown)}; supported: top_k, return_all_scores")
+        names = ", ".join(quote_name(name) for name in unknown[:5])
+        raise InvalidInput(f"unknown parameter(s): {names}; supported: top_k, return_all_scores")
     top_k = raw.get("top_k")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise InvalidInput("parameter 'top_k' must be a positive integer")
@@ -103,18 +105,3 @@ def _parameters(raw: dict | None) -> RequestParameters:
     if not isinstance(all_scores, bool):
         raise InvalidInput("parameter 'return_all_scores' must be true or false")
     return RequestParameters(top_k=top_k, return_all_scores=all_scores)
-
-
-def _check_size(size: int, max_bytes: int) -> None:
-    if size > max_bytes:
-        raise PayloadTooLarge(f"request body is {size} bytes; the limit is {max_bytes} bytes (max_request_bytes)")
-
-
-def _check_texts(texts: tuple[str, ...], max_texts: int) -> None:
-    if not texts:
-        raise InvalidInput("the request contains no texts")
-    if len(texts) > max_texts:
-        raise PayloadTooLarge(f"{len(texts)} texts in one request; the limit is {max_texts}")
-    for index, text in enumerate(texts):
-        if not text.strip():
-            raise InvalidInput(f"text {index} is empty")

@@ -9,14 +9,15 @@ import json
 from .negotiation import CSV, JSON, JSON_LINES
 
 
-def encode_results(results: list[dict], single: bool, response_format: str) -> bytes:
-    """JSON: one object for a single text, else a list in request order. JSON lines and CSV: one line per text."""
+def encode_results(results: list[dict], single: bool, response_format: str) -> tuple[bytes, str]:
+    """The body and its Content-Type (`response_format` is the negotiated media type). JSON: one object for a
+    single text, else a list in request order. JSON lines and CSV: one line per text."""
     if response_format == JSON_LINES:
-        return "".join(_json(result) + "\n" for result in results).encode("utf-8")
+        return "".join(_json(result) + "\n" for result in results).encode("utf-8"), JSON_LINES
     if response_format == CSV:
-        return _csv(results).encode("utf-8")
+        return _csv(results).encode("utf-8"), CSV
     if response_format == JSON:
-        return _json(results[0] if single else results).encode("utf-8")
+        return _json(results[0] if single else results).encode("utf-8"), JSON
     raise ValueError(f"unknown response format {response_format!r}")
 
 

@@ -1,0 +1,127 @@
+"""Texts -> token-id segments: read only as much of a text as can be used, then truncate it or cut it into windows.
+
+A text is tokenized in chunks, and only until it has given more tokens than its segments can hold, or
+`MAX_CHARS_PER_TOKEN` characters per such token have been read: the cost of a text is bounded by what can be
+used, not by its length (6 MiB of punctuation or CJK would otherwise be millions of tokens, and 6 MiB of spaces
+seconds of tokenizer time). Chunks end just before a whitespace character, where no tokenizer of the BERT family
+(WordPiece, byte-level BPE) joins characters into one token, so the tokens read are those of the whole text. The
+exceptions are pathological: a "word" without whitespace longer than half a chunk (which WordPiece reads as
+[UNK] anyway) and text beyond the character bound (reported as truncated).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .settings import Settings
+
+CHUNK_CHARS_PER_TOKEN = 8
+"""The first chunk holds this many characters per token wanted: English runs at about 4.5 characters a token, so
+one chunk is nearly always enough; later chunks double."""
+MAX_CHARS_PER_TOKEN = 64
+"""At most this many characters per wanted token are read (16,256 for a 256-token segment): far more than any
+natural text needs, and a bound on the tokenizer's time whatever the text."""
+_LAST_WHITESPACE = re.compile(r"\s(?=\S*$)")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One model input row: the index of its text (within the request) and its token ids with special tokens."""
+
+    text_index: int
+    token_ids: list[int]
+
+
+@dataclass(frozen=True)
+class EncodedTexts:
+    """The segments of one request's texts, which texts were not read to their end, and the tokenizer's time."""
+
+    segments: tuple[Segment, ...]
+    truncated: tuple[bool, ...]
+    tokenize_seconds: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Token ids over all segments, special tokens included: the request's share of the model's work."""
+        return sum(len(segment.token_ids) for segment in self.segments)
+
+
+class Segmenter:
+    """Turns texts into segments by the settings' `max_length`, `long_text`, `window_stride` and `max_windows`."""
+
+    def __init__(self, tokenizer, settings: Settings) -> None:
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.room = settings.max_length - 2  # [CLS] and [SEP]
+        self._cls, self._sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+
+    @property
+    def tokens_used(self) -> int:
+        """The most tokens of one text that its segments can hold."""
+        if self.settings.long_text != "window":
+            return self.room
+        return self.room + (self.settings.max_windows - 1) * (self.room - self.settings.window_stride)
+
+    def encode(self, texts: Sequence[str]) -> EncodedTexts:
+        started = time.perf_counter()
+        segments: list[Segment] = []
+        truncated = []
+        for index, (ids, complete) in enumerate(leading_token_ids(self.tokenizer, texts, self.tokens_used)):
+            windows, covered = self._windows(ids)
+            segments += [Segment(index, [self._cls, *window, self._sep]) for window in windows]
+            truncated.append(covered < len(ids) or not complete)
+        return EncodedTexts(tuple(segments), tuple(truncated), time.perf_counter() - started)
+
+    def _windows(self, ids: list[int]) -> tuple[list[list[int]], int]:
+        """The windows of one text's token ids, and how many of its tokens they cover."""
+        if self.settings.long_text != "window":
+            return [ids[: self.room]], min(len(ids), self.room)
+        stride, most = self.settings.window_stride, self.settings.max_windows
+        windows = split_into_windows(ids, self.room, stride, most)
+        return windows, min(len(ids), self.room + (len(windows) - 1) * (self.room - stride))
+
+
+def leading_token_ids(tokenizer, texts: Sequence[str], limit: int) -> list[tuple[list[int], bool]]:
+    """For each text, its first token ids (no special tokens) and whether that is the whole text.
+
+    The ids are all of the text's, or its first `limit + 1` when it has more (so a caller sees that it was cut),
+    or fewer when `MAX_CHARS_PER_TOKEN * limit` characters gave no more (then it is not the whole text).
+    """
+    first, most = max(64, limit * CHUNK_CHARS_PER_TOKEN), max(64, limit * MAX_CHARS_PER_TOKEN)
+    cuts = [_cut(text, 0, first) for text in texts]
+    firsts = _token_ids(tokenizer, [text[:cut] for text, cut in zip(texts, cuts, strict=True)])
+    result = []
+    for text, cut, ids in zip(texts, cuts, firsts, strict=True):
+        chunk = first
+        while len(ids) <= limit and cut < min(len(text), most):
+            chunk = min(2 * chunk, most - cut)
+            start, cut = cut, _cut(text, cut, chunk)
+            ids += _token_ids(tokenizer, [text[start:cut]])[0]
+        result.append((ids[: limit + 1], cut >= len(text) and len(ids) <= limit))
+    return result
+
+
+def _cut(text: str, start: int, chunk: int) -> int:
+    """Where the chunk starting at `start` ends: just before the last whitespace of its second half, if any."""
+    end = start + chunk
+    if end >= len(text):
+        return len(text)
+    found = _LAST_WHITESPACE.search(text, start + max(1, chunk // 2), end)
+    return found.start() if found else end
+
+
+def _token_ids(tokenizer, pieces: list[str]) -> list[list[int]]:
+    # verbose=False: we truncate or window ourselves, so the tokenizer's too-long warning is noise.
+    encoded = tokenizer(pieces, add_special_tokens=False, return_attention_mask=False, verbose=False)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+def split_into_windows(token_ids: Sequence[int], window: int, overlap: int, max_windows: int) -> list[list[int]]:
+    """Cut a text's tokens (without special tokens) into windows of at most `window` tokens that overlap by
+    `overlap` tokens, at most `max_windows` of them. Always at least one window (possibly empty)."""
+    step = window - overlap
+    starts = range(0, max(len(token_ids) - overlap, 1), step)
+    return [list(token_ids[start : start + window]) for start in starts][:max_windows]

@@ -1,0 +1,62 @@
+"""The start-up sequence every front end runs: settings, device, threads, load, warm-up, one log line.
+
+The TorchServe handler, SageMaker script mode and the Lambda adapter each call `start_service` with what their
+host knows (the model-config, the environment, the GPU it was given, how many workers share the cores).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from .device import cpu_isa, select_device, threads_per_worker
+from .service import InferenceService
+from .settings import settings_from_model_config
+
+log = logging.getLogger(__name__)
+
+
+def start_service(
+    model_dir: str | Path,
+    model_config: Mapping | None,
+    env: Mapping[str, str],
+    *,
+    gpu_id: int | str | None = None,
+    workers: int | None = None,
+) -> InferenceService:
+    """A loaded, warmed-up `InferenceService`. Raises `InvalidSetting`, `InvalidArtifacts` or the warm-up's error.
+
+    `workers` is how many processes share this machine's cores (default: the model-config's `maxWorkers`, so
+    scaling up to it never oversubscribes); on a CPU each gets an equal share of torch threads.
+    """
+    import torch
+
+    settings = settings_from_model_config(model_config, env)
+    device = select_device(gpu_id)
+    if device.type == "cpu":
+        torch.set_num_threads(threads_per_worker(settings.torch_threads, workers or max_workers(model_config)))
+    service = InferenceService.load(model_dir, settings, device)
+    service.warm_up()
+    classifier = service.classifier
+    log.info(
+        "loaded model from %s on %s: labels=%s engine=%s dtype=%s torch_threads=%d forward=%s chosen by %s "
+        "cpu=%s settings=%s",
+        model_dir,
+        classifier.device,
+        ",".join(classifier.labels),
+        classifier.engine.variant.engine,
+        classifier.engine.variant.precision,
+        torch.get_num_threads(),
+        classifier.forward_kind,
+        classifier.selection.describe(),
+        cpu_isa(),
+        settings,
+    )
+    return service
+
+
+def max_workers(model_config: Mapping | None) -> int:
+    """The most workers a model-config lets TorchServe run for this model (1 when it does not say)."""
+    model_config = model_config or {}
+    return int(model_config.get("maxWorkers", model_config.get("minWorkers", 1)))

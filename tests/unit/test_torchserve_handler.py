@@ -1,0 +1,161 @@
+"""The TorchServe adapter, loaded by TorchServe's own model loader and called through its own `Service.predict`
+with batches shaped as its worker builds them from the frontend's messages (no Java, no sockets)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = b'{"data": ["Shares fell after the profit warning."]}'
+
+
+@pytest.fixture(scope="module")
+def service(tiny_bert_dir, tmp_path_factory):
+    """TorchServe's `Service` around our handler, as a worker holds it after loading an unpacked archive."""
+    from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
+    from ts.model_loader import TsModelLoader
+
+    model_dir = tmp_path_factory.mktemp("unpacked") / "tiny"
+    shutil.copytree(tiny_bert_dir, model_dir)
+    (model_dir / "MAR-INF").mkdir()
+    manifest = {"model": {"modelName": "tiny", "handler": "torchserve_handler.py", "configFile": "model-config.yaml"}}
+    (model_dir / "MAR-INF" / "MANIFEST.json").write_text(json.dumps(manifest))
+    config = {"minWorkers": 1, "maxWorkers": 1, "handler": {"max_texts_per_request": 4}}
+    (model_dir / "model-config.yaml").write_text(yaml.safe_dump(config))
+    metrics = MetricsCacheYamlImpl(config_file_path=str(ROOT / "metrics.yaml"))
+    metrics.initialize_cache()
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("TS_DECODE_INPUT_REQUEST", "true")  # TorchServe's default; the handler changes it
+        service = TsModelLoader().load("tiny", str(model_dir), "torchserve_handler.py", None, 8, metrics_cache=metrics)
+        service.set_cl_socket(None)  # the worker sets its socket to the frontend; nothing here streams
+        yield service
+
+
+class Frames:
+    """Bytes as the frontend sends them to a worker, read by the worker's own `otf_message_handler`."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+
+    def recv(self, size: int) -> bytes:
+        chunk, self.data = self.data[:size], self.data[size:]
+        return bytes(chunk)
+
+
+def field(value: bytes) -> bytes:
+    return struct.pack("!i", len(value)) + value
+
+
+def request(body: bytes, headers: dict[str, str] | None = None, name: str = "body") -> dict:
+    """One request as TorchServe's worker reads it off the socket: the frontend sends a body parameter with the
+    request's media type (no charset), and the worker decodes it by that type unless told not to."""
+    content_type = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), "")
+    frame = field(b"id")
+    frame += b"".join(field(key.encode()) + field(value.encode()) for key, value in (headers or {}).items())
+    frame += struct.pack("!i", -1)
+    frame += field(name.encode()) + field(content_type.split(";")[0].strip().encode()) + field(body)
+    frame += struct.pack("!i", -1)
+    from ts.protocol.otf_message_handler import _retrieve_request
+
+    return _retrieve_request(Frames(frame))
+
+
+def predict(service, batch: list[dict]) -> list[tuple[int, str, object]]:
+    """(status, content type, decoded body) per request, read back as TorchServe's response encoder does."""
+    bodies = []
+    entry_point = service._entry_point
+    service._entry_point = lambda data, context: bodies.extend(entry_point(data, context)) or bodies
+    try:
+        service.predict(batch)
+    finally:
+        service._entry_point = entry_point
+    answers = []
+    for index, body in enumerate(bodies):
+        status, _ = service.context.get_response_status(index)
+        kind = service.context.get_response_content_type(index)
+        answers.append((status, kind, json.loads(body) if kind == "application/json" else body.decode()))
+    return answers
+
+
+def test_each_request_of_a_batch_gets_its_own_status_and_content_type(service):
+    answers = predict(
+        service,
+        [
+            request(GOOD, {"Content-Type": "application/json"}),
+            request(b"{", {"Content-Type": "application/json"}),
+            request(b"text\nShares fell.\n", {"Content-Type": "text/csv"}),
+            request(b"x", {"Content-Type": "image/png"}),
+        ],
+    )
+
+    assert [(status, kind) for status, kind, _ in answers] == [
+        (200, "application/json"),
+        (400, "application/json"),
+        (200, "text/csv"),
+        (415, "application/json"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["content-type", "CONTENT-TYPE", "Content-type"])
+def test_header_names_are_matched_in_any_case(service, name):
+    [(status, kind, body)] = predict(
+        service, [request(b"text\nShares fell.\nThe striker scored.\n", {name: "text/csv", "ACCEPT": "text/csv"})]
+    )
+
+    assert (status, kind) == (200, "text/csv")
+    assert len(body.splitlines()) == 2  # two rows, not the whole body read as one text
+
+
+def test_json_with_a_charset_reads_as_plain_json_does(service):
+    """The worker hands raw bytes for every Content-Type, so `; charset=utf-8` changes nothing."""
+    plain, with_charset = predict(
+        service,
+        [
+            request(b'"Shares fell."', {"Content-Type": "application/json"}),
+            request(b'"Shares fell."', {"Content-Type": "application/json; charset=utf-8"}),
+        ],
+    )
+
+    assert plain[0] == with_charset[0] == 200
+    assert plain[2]["label"] == with_charset[2]["label"]
+
+
+def test_a_form_post_classifies_its_only_field(service):
+    form = request(b"Shares fell 5% today", {"Content-Type": "application/x-www-form-urlencoded"}, name="text")
+
+    [(status, _, body)] = predict(service, [form])
+
+    assert status == 200
+    assert set(body) >= {"label", "score"}
+
+
+def test_a_request_the_adapter_cannot_read_is_its_own_500_and_the_batch_is_answered(service):
+    unreadable = {"requestId": b"id", "headers": [], "parameters": []}  # no body parameter at all
+
+    answers = predict(service, [request(GOOD, {"Content-Type": "application/json"}), unreadable])
+
+    assert answers[0][0] == 200
+    assert answers[1][0] in (400, 500)
+
+
+def test_a_lone_surrogate_in_a_key_is_a_400_and_its_neighbours_are_answered(service):
+    """Reported: the unknown-key message quoted the key, encoding it raised, and two good neighbours got 503."""
+    answers = predict(
+        service,
+        [
+            request(GOOD, {"Content-Type": "application/json"}),
+            request(b'{"text":"ok","\\ud800":1}', {"Content-Type": "application/json"}),
+            request(b'{"text":"a\\ud800b"}', {"Content-Type": "application/json"}),
+            request(GOOD, {"Content-Type": "application/json"}),
+        ],
+    )
+
+    assert [status for status, _, _ in answers] == [200, 400, 400, 200]
