@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", type=lambda text: set(text.split(",")), default=set(PHASES),
                         help=f"phases to run (comma list of {', '.join(PHASES)})")  # fmt: skip
     parser.add_argument("--cases", help="run only catalog cases whose name contains one of these (comma list)")
+    parser.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=None,
+                        help="archive as `make archive` does, with the ONNX engines and the accuracy gate "
+                        "(default: on, off with --quick)")  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' folders (logs) after the run")
     parser.add_argument("--render", metavar="JSON", help="only render the report from saved results")
     args = parser.parse_args(argv)
@@ -88,7 +91,9 @@ def run(args: argparse.Namespace) -> RunResult:
                        started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))  # fmt: skip
     log_dirs: list[Path] = []
     log("packing the model")
-    archives = Archives.build(model_dir)
+    onnx = not args.quick if args.onnx is None else args.onnx
+    result.archive = "as `make archive` builds it (torch + ONNX engines, engine: auto)" if onnx else "torch only"
+    archives = Archives.build(model_dir, onnx=onnx)
     phase = Phase(result)
     try:
         if "cases" in args.only:

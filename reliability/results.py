@@ -203,6 +203,8 @@ class RunResult:
     quick: bool
     machine: dict
     limits: dict
+    archive: str = ""
+    """How the served archive was built (with or without the ONNX engines)."""
     seconds: float = 0.0
     cases: list[CaseResult] = field(default_factory=list)
     baseline_cpu_seconds: float = 0.0

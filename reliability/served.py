@@ -17,7 +17,7 @@ import psutil
 import requests
 import yaml
 
-from tools.archive import build_archive
+from tools.archive import build_archive, build_engines
 from tools.manage import ManagementClient, wait_ready
 from tools.server import LocalTorchServe
 
@@ -38,11 +38,19 @@ class Archives:
     broken: str
 
     @classmethod
-    def build(cls, model_dir: Path, config: Path = MODEL_CONFIG) -> Archives:
+    def build(cls, model_dir: Path, config: Path = MODEL_CONFIG, onnx: bool = False) -> Archives:
+        """`onnx`: as `make archive` builds it (ONNX fp32 + int8 and the accuracy gate, for `engine: auto`);
+        without, torch only (as the integration tests build theirs: minutes faster)."""
         store = Path(tempfile.mkdtemp(prefix="reliability-store-"))
         args = argparse.Namespace(model_dir=str(model_dir), model_name=MODEL, version="1.0", config_file=str(config),
                                   export_path=str(store))  # fmt: skip
-        mar = build_archive(args)
+        if onnx:
+            engines = store / "engines"
+            build_engines(model_dir, engines, config)
+            mar = build_archive(args, engines)
+            shutil.rmtree(engines, ignore_errors=True)
+        else:
+            mar = build_archive(args)
         broken = store / "broken.mar"
         _rewrite(mar, broken, drop="model.safetensors")  # passes archiving, cannot load
         return cls(store, mar.name, broken.name)
