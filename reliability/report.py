@@ -36,8 +36,8 @@ def render_markdown(result: RunResult) -> str:
         "",
         f"Written by `{result.command}` (`make reliability`) on {result.started}, in {result.seconds / 60:.1f} min, "
         f"against the real TorchServe serving the trained model (archive: {result.archive or 'torch only'}) with "
-        f"this branch's model-config.yaml and config.properties. Raw results: [reliability.json](reliability.json); re-render this page from them with "
-        f"`python -m reliability --render docs/reliability.json --out docs`.",
+        "this branch's model-config.yaml and config.properties. Raw results: [reliability.json](reliability.json); "
+        "re-render this page from them with `python -m reliability --render docs/reliability.json --out docs`.",
         "",
         f"Machine: {_machine(result.machine)}. Every time and CPU figure comes from a shared machine and is "
         "provisional; statuses, counts and log contents are not.",
