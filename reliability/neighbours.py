@@ -1,9 +1,10 @@
 """Send a bad input at the same moment as good neighbours, prove they shared a batch, and record what happened.
 
 The batch phase registers the model with a long `maxBatchDelay`, and a case sends exactly `batchSize` requests
-(its bad copies plus neighbours), so TorchServe hands them to one worker as one batch. The handler's own counters
-(`bert_batches_total`, `bert_requests_total` on /metrics) then show whether they did: one more batch, holding
-every request that reached the handler.
+(its bad copies plus neighbours), so TorchServe hands them to one worker as one batch. The handler's own line per
+batch in model_log.log (`batch requests=N texts=... errors=...`) then shows whether they did: one more batch line,
+holding every request that reached the handler. (Its /metrics counters say the same, but are released at most once
+a second, summed over batches, so they cannot be attributed to one case.)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ HANDLER_ERRORS = frozenset(
 )
 """Error types only our handler produces (TorchServe's own end in `Exception`)."""
 BATCH_FAILURES = frozenset({"Worker died.", "Prediction failed", "Worker died"})
-METRICS_DEADLINE = 10.0
+LOG_DEADLINE = 10.0
 
 
 class HarnessError(RuntimeError):
@@ -56,7 +57,9 @@ def references(served: Served, goods: Sequence[Good], timeout: float) -> dict[st
     """The answer each good request gets alone (the long batch delay makes each take that long)."""
     found = {}
     for good in {g.name: g for g in goods}.values():
+        offset = served.model_log_lines()
         reply = send(served.url, good.request, timeout)
+        _await_batch_lines(served, offset, 1)  # so that no later case counts its batch line
         results = parse_results(reply) if reply.status == 200 else None
         if results is None or len(results) != good.results:
             raise HarnessError(f"good request {good.name} alone got {reply.status} {reply.body[:200]!r}")
@@ -85,9 +88,10 @@ def baseline_cpu(served: Served, refs: dict, timeout: float, runs: int = 3) -> f
     goods = neighbours(served.limits.batch_size)
     samples = []
     for _ in range(runs):
-        pids = served.worker_pids()
+        pids, offset = served.worker_pids(), served.model_log_lines()
         before = cpu_seconds(pids)
         replies = send_together(served.url, [g.request for g in goods], timeout)
+        _await_batch_lines(served, offset, len(goods))
         bad = [g.name for g, r in zip(goods, replies, strict=True) if not same_answer(refs[g.name], parse_results(r))]
         if bad:
             raise HarnessError(f"good requests batched together got other answers: {bad}")
@@ -96,16 +100,16 @@ def baseline_cpu(served: Served, refs: dict, timeout: float, runs: int = 3) -> f
 
 
 def run_case(served: Served, case: Case, refs: dict, baseline: float, timeout: float) -> CaseResult:
-    """Send `case` with neighbours, wait for the handler's metrics of that batch, and judge the outcome."""
+    """Send `case` with neighbours, wait for the handler's log line of that batch, and judge the outcome."""
     goods = neighbours(served.limits.batch_size - case.copies)
     pids = served.worker_pids()
     cpu_before, frontend = cpu_seconds(pids), served.frontend_pid()
     frontend_before = cpu_seconds([frontend] if frontend else [])
-    counters = served.metrics()
+    offset = served.model_log_lines()
     replies = send_together(served.url, [case.request] * case.copies + [g.request for g in goods], timeout)
     bad_replies, good_replies = replies[: case.copies], replies[case.copies :]
     reached = sum(_reached_handler(r) for r in replies)
-    after = _await_counters(served, counters, reached)
+    batches = _await_batch_lines(served, offset, reached)
     pids_after = served.worker_pids()
     restarted = set(pids_after) != set(pids) or len(pids_after) < len(pids)
     worker_cpu = spent(cpu_before, cpu_seconds(pids))
@@ -115,16 +119,18 @@ def run_case(served: Served, case: Case, refs: dict, baseline: float, timeout: f
         expected=sorted(case.statuses), bad=[answer(r) for r in bad_replies],
         neighbours=[_neighbour(g, r, refs) for g, r in zip(goods, good_replies, strict=True)],
         echoed=any(CANARY.encode() in r.body for r in bad_replies),
-        shared_batch=_shared(bad_replies, replies, after, reached),
-        handler_batches=int(after.get("bert_batches_total", 0)),
-        handler_requests=int(after.get("bert_requests_total", 0)),
+        shared_batch=_shared(bad_replies, replies, batches, reached),
+        handler_batches=len(batches),
+        handler_requests=sum(requests for requests, _, _ in batches),
         worker_cpu_seconds=worker_cpu, cost_cpu_seconds=max(worker_cpu - baseline * good_share, 0.0),
         frontend_cpu_seconds=spent(frontend_before, cpu_seconds(list(frontend_before))), restarted=restarted,
         cost_bound=case.cost_bound,
     )  # fmt: skip
     if restarted or served.worker_pids() != pids_after:
         result.restarted = True
+        offset = served.model_log_lines()
         result.recovery_seconds = served.wait_ready()
+        _await_batch_lines(served, offset, 1)  # the warm-up's line, before the next case counts lines
     result.problems = judge_case(case, result)
     return result
 
@@ -162,21 +168,21 @@ def _reached_handler(reply: Reply) -> bool:
     return bool(error and error.get("type") in HANDLER_ERRORS)
 
 
-def _await_counters(served: Served, before: dict, reached: int) -> dict[str, float]:
-    """The handler's counters since `before`, once they count the `reached` requests (they arrive through the
-    worker's log stream, shortly after the answers); whatever they say at the deadline otherwise."""
-    deadline = time.monotonic() + (METRICS_DEADLINE if reached else 0.0)
+def _await_batch_lines(served: Served, offset: int, reached: int) -> list[tuple[int, int, int]]:
+    """(requests, texts, errors) of the handler's batch lines after line `offset` of model_log.log, once they hold
+    the `reached` requests (the worker's output reaches the log shortly after the answers); what is there at the
+    deadline otherwise."""
+    deadline = time.monotonic() + (LOG_DEADLINE if reached else 0.0)
     while True:
-        now = served.metrics()
-        delta = {key: now.get(key, 0.0) - before.get(key, 0.0) for key in ("bert_batches_total", "bert_requests_total")}
-        if delta["bert_requests_total"] >= reached or time.monotonic() >= deadline:
-            return delta
+        lines = served.batch_lines(offset)
+        if sum(requests for requests, _, _ in lines) >= reached or time.monotonic() >= deadline:
+            return lines
         time.sleep(0.1)  # polling interval; the deadline bounds the wait
 
 
-def _shared(bad: list[Reply], replies: list[Reply], delta: dict, reached: int) -> str:
+def _shared(bad: list[Reply], replies: list[Reply], batches: list[tuple[int, int, int]], reached: int) -> str:
     if all(_reached_handler(r) for r in bad):
-        one_batch = delta.get("bert_batches_total") == 1 and delta.get("bert_requests_total") == len(replies)
+        one_batch = len(batches) == 1 and batches[0][0] == len(replies)
         return "yes" if one_batch else ("no" if reached == len(replies) else "unknown")
     failures = [r for r in replies if _batch_failure(r)]
     if any(_batch_failure(r) for r in bad) and len(failures) > 1:

@@ -159,10 +159,10 @@ def _cases(result: RunResult) -> list[str]:
         "",
         "Each kind is sent at the same moment as good requests (several formats, each with a known answer alone) "
         "so that together they fill exactly one batch (`batchSize`) of a model registered with a long "
-        "`maxBatchDelay`. *batch* is the proof from the handler's own counters (`bert_batches_total`, "
-        "`bert_requests_total`): `yes` = one batch held every request; `refused` = TorchServe's frontend answered "
+        "`maxBatchDelay`. *batch* is the proof from the handler's own line per batch in model_log.log "
+        "(`batch requests=N ...`): `yes` = one batch held every request; `refused` = TorchServe's frontend answered "
         "the bad request before batching (the neighbours still shared one); `failed-together` = the batch failed as "
-        "a whole (no counters are written then). *neighbours ok* = 200 with the same answer as alone. *wall* = "
+        "a whole (the handler logs nothing then). *neighbours ok* = 200 with the same answer as alone. *wall* = "
         "seconds until the bad request's answer. *CPU* = worker CPU seconds of the case minus an all-good batch's "
         f"(bound: {CPU_BOUND_SECONDS:.0f} s for bad input).",
         "",

@@ -54,10 +54,11 @@ class CaseResult:
     echoed: bool
     """The answer to the bad request quoted its text (the canary)."""
     shared_batch: str
-    """`yes` (the handler's metrics counted one batch holding every request of the case), `refused` (the
+    """`yes` (the handler logged one batch holding every request of the case), `refused` (the
     frontend answered the bad request before batching), `failed-together` (the batch failed as a whole),
     `no` or `unknown`."""
     handler_batches: int
+    """Batch lines the handler logged for the case."""
     handler_requests: int
     worker_cpu_seconds: float
     cost_cpu_seconds: float

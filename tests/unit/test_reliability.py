@@ -195,12 +195,12 @@ def _json_reply(status: int, kind: str, message: str = "m") -> Reply:
 def test_batch_sharing_is_proven_only_by_one_batch_holding_every_request():
     ok = Reply(200, {"content-type": "application/json"}, b'{"label": "a", "score": 1}')
     bad = _json_reply(400, "InvalidInput")
-    assert _shared([bad], [bad, ok, ok], {"bert_batches_total": 1, "bert_requests_total": 3}, 3) == "yes"
-    assert _shared([bad], [bad, ok, ok], {"bert_batches_total": 2, "bert_requests_total": 3}, 3) == "no"
+    assert _shared([bad], [bad, ok, ok], [(3, 3, 1)], 3) == "yes"
+    assert _shared([bad], [bad, ok, ok], [(2, 2, 1), (1, 1, 0)], 3) == "no"
     refused = _json_reply(413, "RequestEntityTooLarge")
-    assert _shared([refused], [refused, ok, ok], {"bert_batches_total": 1, "bert_requests_total": 2}, 2) == "refused"
+    assert _shared([refused], [refused, ok, ok], [(2, 2, 0)], 2) == "refused"
     died = _json_reply(500, "InternalServerException", "Worker died.")
-    assert _shared([died], [died, died, ok], {}, 1) == "failed-together"
+    assert _shared([died], [died, died, ok], [], 1) == "failed-together"
 
 
 # --- verdicts -----------------------------------------------------------------------------------------------
