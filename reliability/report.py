@@ -213,7 +213,7 @@ def _overload(result: RunResult) -> list[str]:
          seconds(run.deadline_seconds) if run.deadline_seconds else "-", run.sent,
          _statuses(run),
          *(seconds(run.latency.get(s, {}).get(q), 2) for s in ("200", "503") for q in ("p50", "p99")),
-         run.queue.get("max_pending", "-"))
+         run.queue.get("max_pending", "-"), "; ".join(p.removeprefix(run.label + ": ") for p in run.problems) or "-")
         for run in over.runs
     ]  # fmt: skip
     return [
@@ -229,6 +229,7 @@ def _overload(result: RunResult) -> list[str]:
             (
                 "run",
                 "offered / sent per s",
+                "deadline",
                 "sent",
                 "statuses",
                 "200 p50",
@@ -236,6 +237,7 @@ def _overload(result: RunResult) -> list[str]:
                 "503 p50",
                 "503 p99",
                 "max queued",
+                "problems",
             ),
             rows,
         ),

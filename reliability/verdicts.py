@@ -87,11 +87,15 @@ def judge_load(summary: LoadSummary, allowed: frozenset[str], deadline: float) -
 
 
 def judge_overload(result: OverloadResult) -> list[str]:
-    problems = []
+    """Each 4x run gets its own problems (the variants show what another setting would do); the verdict is the
+    configured queue's run and the request right after it."""
     for run in result.runs:
-        problems += judge_load(run, frozenset({"200", "503"}), run.deadline_seconds or result.deadline_seconds)
+        if run.offered_rate:
+            run.problems = judge_load(run, frozenset({"200", "503"}), run.deadline_seconds or result.deadline_seconds)
+    configured = next((run for run in result.runs if run.offered_rate), None)
+    problems = list(configured.problems) if configured else ["no overload run"]
     if result.after_status != 200:
-        problems.append(f"right after the overload a request got {result.after_status}")
+        problems.append(f"right after the overload a request got {result.after_status or 'no answer'}")
     return problems
 
 
