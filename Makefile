@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx,protocols]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer
@@ -110,13 +110,15 @@ stop: ## stop TorchServe
 predict: ## classify held-out BBC articles through the running server
 	$(BIN)/python -m tools.demo --url $(INFERENCE)/predictions/$(MODEL_NAME) --model-dir $(MODEL_DIR)
 
-test: setup ## run every test (unit, then integration against a real TorchServe)
+# The `model` tests serve the trained default model: `make test` builds it first when artifacts/ has none, so they
+# never skip (pytest fails them without it).
+test: setup check-java $(MODEL_DIR)/model.safetensors ## every test: unit, integration and the trained model (built first if missing)
 	$(BIN)/python -m pytest
 
 test-unit: setup ## unit tests only (seconds, no server)
 	$(BIN)/python -m pytest -m unit
 
-test-integration: setup check-java ## integration tests only (real TorchServe on free ports)
+test-integration: setup check-java $(MODEL_DIR)/model.safetensors ## integration and model tests (real TorchServe on free ports)
 	$(BIN)/python -m pytest -m "integration or model"
 
 lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates
@@ -172,14 +174,14 @@ image-lambda-test: setup ## call the Lambda image's handler inside it with an AP
 	$(BIN)/python -m tools.image_check lambda --tag $(LAMBDA_IMAGE_TAG)
 # ---- end images -----------------------------------------------------------------------------------------------
 
-# --- bench: in-process ceiling vs the real TorchServe (bench/, docs/bench.md, docs/bench.png) ---------------
+# --- bench: in-process ceiling vs the real TorchServe (bench/; docs/bench.md, bench.png, bench-results.json) ---
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs
 
-bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling, write docs/bench.md + docs/bench.png (~12 min)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/ (bench.md says how long it took)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
-bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## 1-2 minute smoke run of the benchmark into build/bench-quick
+bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 # --- end bench --------------------------------------------------------------------------------------------------
 

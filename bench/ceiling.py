@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 
 from .load import CpuMeter, median
+from .plan import Plan
+from .records import CeilingPoint
 from .workloads import Workload
 
 ORDERS = ("arrival", "sorted")
@@ -33,21 +36,6 @@ class Layout:
     @property
     def name(self) -> str:
         return f"{self.processes}x{self.threads}"
-
-
-@dataclass(frozen=True)
-class CeilingPoint:
-    workload: str
-    precision: str
-    layout: str
-    batch: int
-    order: str
-    texts_per_second: float
-    """Median over the repetitions."""
-    flops_per_second: float
-    runs: int
-    foreign_cores: float = 0.0
-    """Median cores other processes kept busy during the runs (a shared machine disturbs the numbers)."""
 
 
 def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
@@ -139,11 +127,34 @@ def make_batches(
     return batches, flops
 
 
-def best(points: Sequence[CeilingPoint], workload: str, precision: str) -> CeilingPoint | None:
-    """The fastest variant for a workload and precision."""
-    candidates = [p for p in points if p.workload == workload and p.precision == precision]
-    return max(candidates, key=lambda p: p.texts_per_second, default=None)
-
-
-def as_dicts(points: Sequence[CeilingPoint]) -> list[dict]:
-    return [asdict(point) for point in points]
+def measure_ceiling(
+    model_dir: Path,
+    settings: dict,
+    precisions: Sequence[str],
+    workloads: dict,
+    plan: Plan,
+    cores: int,
+    log: Callable[[str], None],
+) -> list[CeilingPoint]:
+    """Every point of `plan.ceiling_grid`, per precision and layout (one process with a thread per core; one
+    single-threaded process per core)."""
+    layouts = [Layout(1, cores)] + ([Layout(cores, 1)] if cores > 1 else [])
+    samples = dict(plan.ceiling_samples)
+    points = []
+    for precision in precisions:
+        for layout in layouts:
+            with CeilingPool(str(model_dir), settings, layout, precision) as pool:
+                for name in dict.fromkeys(name for name, _, _ in plan.ceiling_grid):
+                    workload, flops = workloads[name]
+                    mine = [
+                        pool.measure(workload, flops, batch, order, samples.get(name), plan.ceiling_repeats)
+                        for grid_name, batch, order in plan.ceiling_grid
+                        if grid_name == name
+                    ]
+                    points += mine
+                    top = max(mine, key=lambda p: p.texts_per_second)
+                    log(
+                        f"ceiling {precision} {layout.name} {name}: best {top.texts_per_second:.0f} texts/s "
+                        f"(batch {top.batch}, {top.order}; other processes {top.foreign_cores:.2f} cores)"
+                    )
+    return points

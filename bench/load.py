@@ -57,8 +57,6 @@ class LoadResult:
     """CPU time the load generator itself used (it shares the machine with the server)."""
     foreign_cores: float = 0.0
     """Cores busy with processes other than this one and its children (the server) during the run."""
-    server: dict = field(default_factory=dict)
-    """What the server's own metrics said about the run (see `bench.__main__.server_stats`)."""
 
     @property
     def error_count(self) -> int:

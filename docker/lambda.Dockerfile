@@ -25,9 +25,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HOME=/tmp/huggingface \
     MODEL_DIR=/var/task/model
 
-# The core's pins from pyproject.toml (CPU torch from PyTorch's index); TorchServe and its helpers are not needed.
+# The serving core's pins: pyproject.toml's [tool.bert-torchserve] core-packages, the one list script mode's
+# requirements.txt comes from too (CPU torch from PyTorch's index); TorchServe and its helpers are not needed.
 COPY pyproject.toml /tmp/pyproject.toml
-RUN python -c 'import tomllib; print("\n".join(d for d in tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"] if d.split("==")[0] in ("torch", "transformers", "tokenizers", "safetensors", "PyYAML")))' \
+RUN python -c 'import tomllib; p = tomllib.load(open("/tmp/pyproject.toml", "rb")); core = {n.lower() for n in p["tool"]["bert-torchserve"]["core-packages"]}; print("\n".join(d for d in p["project"]["dependencies"] if d.split("==")[0].lower() in core))' \
         > /tmp/requirements.txt \
     && grep '^torch==' /tmp/requirements.txt > /tmp/torch.txt \
     && pip install ${TORCH_PIP_ARGS:---index-url https://download.pytorch.org/whl/cpu} -r /tmp/torch.txt \

@@ -14,6 +14,8 @@ import time
 from ts.torch_handler.base_handler import BaseHandler
 
 from bert_classifier.activity import busy
+from bert_classifier.codecs import ModelIdentity
+from bert_classifier.codecs.open_inference import TORCHSERVE_GRPC
 from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
 from bert_classifier.service import Request, Response, guarded
 from bert_classifier.startup import start_service
@@ -40,7 +42,11 @@ class BertClassifierHandler(BaseHandler):
         self._metrics_timer: threading.Timer | None = None
         properties = context.system_properties
         self.service = start_service(
-            properties["model_dir"], context.model_yaml_config, os.environ, gpu_id=properties.get("gpu_id")
+            properties["model_dir"],
+            context.model_yaml_config,
+            os.environ,
+            gpu_id=properties.get("gpu_id"),
+            model=_model_identity(context),
         )
         self.initialized = True
 
@@ -54,6 +60,8 @@ class BertClassifierHandler(BaseHandler):
         for index, response in enumerate(responses):
             context.set_response_status(response.status, response.phrase, index)
             context.set_response_content_type(index, response.content_type)
+            for name, value in response.headers.items():
+                context.set_response_header(index, name, value)
         return [response.body for response in responses]
 
     def _answer_all(self, data, context) -> list[Response]:
@@ -79,23 +87,44 @@ class BertClassifierHandler(BaseHandler):
             _emit_metrics(store, self.metrics.release(time.monotonic()))
 
 
+def _model_identity(context) -> ModelIdentity:
+    """The name and version the archive was registered with (OIP answers echo them)."""
+    manifest = (context.manifest or {}).get("model", {})
+    return ModelIdentity(str(context.model_name), str(manifest.get("modelVersion", "")))
+
+
 def _request(row, context, index: int) -> Request:
-    """TorchServe puts the body under "body" or "data" (or, for a form post, one entry per form field)."""
-    headers = _headers(context, index)
+    """TorchServe puts the body under "body" or "data" (or, for a form post, one entry per form field); a gRPC
+    `Predictions` call under the keys of its `input` map (`data` in TorchServe's examples)."""
+    properties = context.get_all_request_header(index) or {}
+    headers = _headers(properties)
     if not isinstance(row, dict):
         body = row
     elif "body" in row or "data" in row:
         body = row["body"] if "body" in row else row["data"]
     else:
         body = _form_field(row)
-    return Request(body=body, content_type=headers.get("content-type"), accept=headers.get("accept"))
+    return Request(
+        body=body,
+        content_type=headers.get("content-type"),
+        accept=headers.get("accept"),
+        headers=headers,
+        protocol=TORCHSERVE_GRPC if _from_open_inference_grpc(properties) else None,
+    )
 
 
-def _headers(context, index: int) -> dict[str, str]:
+def _headers(properties: dict) -> dict[str, str]:
     """The request's headers by lower-case name: HTTP header names are case-insensitive, and HTTP/2 proxies and
     many clients send them in lower case, while TorchServe keeps each name as it arrived."""
-    properties = context.get_all_request_header(index) or {}
     return {str(name).lower(): value for name, value in properties.items() if isinstance(value, str)}
+
+
+def _from_open_inference_grpc(properties: dict) -> bool:
+    """TorchServe's OIP gRPC service (`ModelInfer`) hands over JSON it wrote itself, as a "body" typed
+    `application/json`, and no header: every HTTP request has headers (at least Content-Length), and the other
+    gRPC service (`Predictions`) types none of its inputs. Its answer must be JSON the frontend can parse back."""
+    no_headers = not any(isinstance(value, str) for value in properties.values())
+    return no_headers and properties.get("body") == {"content-type": "application/json"}
 
 
 def _form_field(fields: dict):

@@ -141,10 +141,10 @@ class Phase:
 
 def machine() -> dict:
     """The bench's machine description (CPU, cores, versions, how busy the machine was at the start)."""
-    from bench.__main__ import machine as describe
+    from bench.machine import describe_machine
     from bert_classifier.device import cpu_supports_bf16, usable_cores
 
-    return describe(usable_cores(), cpu_supports_bf16())
+    return dataclasses.asdict(describe_machine(usable_cores(), cpu_supports_bf16()))
 
 
 if __name__ == "__main__":

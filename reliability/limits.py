@@ -6,9 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from bert_classifier.settings import read_settings
+from bert_classifier.settings import read_model_config, settings_from_model_config
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CONFIG = ROOT / "model-config.yaml"
@@ -39,8 +37,8 @@ class Limits:
 
 
 def read_limits(model_config: Path = MODEL_CONFIG, server_config: Path = SERVER_CONFIG) -> Limits:
-    config = yaml.safe_load(model_config.read_text())
-    settings = read_settings(config.get("handler"), env={})
+    config = read_model_config(model_config)
+    settings = settings_from_model_config(config, env={})
     frontend = _property(server_config.read_text(), "max_request_size", TORCHSERVE_DEFAULT_MAX_REQUEST_SIZE)
     return Limits(
         body_bytes=min(settings.max_request_bytes, frontend),

@@ -5,7 +5,6 @@ metrics, the handler's per-batch log lines.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import tempfile
@@ -18,7 +17,7 @@ import requests
 import yaml
 
 from tools.archive import build_archive, build_engines
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import LocalTorchServe
 
 from .limits import MODEL_CONFIG, Limits
@@ -42,15 +41,13 @@ class Archives:
         """`onnx`: as `make archive` builds it (ONNX fp32 + int8 and the accuracy gate, for `engine: auto`);
         without, torch only (as the integration tests build theirs: minutes faster)."""
         store = Path(tempfile.mkdtemp(prefix="reliability-store-"))
-        args = argparse.Namespace(model_dir=str(model_dir), model_name=MODEL, version="1.0", config_file=str(config),
-                                  export_path=str(store))  # fmt: skip
-        if onnx:
-            engines = store / "engines"
+        engines = store / "engines" if onnx else None
+        if engines:
             build_engines(model_dir, engines, config)
-            mar = build_archive(args, engines)
+        mar = build_archive(model_dir=model_dir, model_name=MODEL, version="1.0", config_file=config, export_path=store,
+                            engines_dir=engines)  # fmt: skip
+        if engines:
             shutil.rmtree(engines, ignore_errors=True)
-        else:
-            mar = build_archive(args)
         broken = store / "broken.mar"
         _rewrite(mar, broken, drop="model.safetensors")  # passes archiving, cannot load
         return cls(store, mar.name, broken.name)
@@ -208,7 +205,3 @@ def parse_prometheus(text: str) -> dict[str, float]:
         except ValueError:
             continue
     return values
-
-
-def model_settings(config: Path = MODEL_CONFIG) -> dict:
-    return yaml.safe_load(config.read_text())

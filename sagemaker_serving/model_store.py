@@ -23,7 +23,7 @@ import yaml
 from bert_classifier.artifacts import validate_artifacts
 from bert_classifier.errors import InvalidArtifacts
 from sagemaker_serving.environment import ConfigError, ServeConfig
-from tools.archive import archiver_command
+from torchserve_launcher.commands import archiver_command
 
 log = logging.getLogger(__name__)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 
-import psutil
+from torchserve_launcher.processes import kill_group, terminate_frontend
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ class TorchServeProcess:
         self.process = subprocess.Popen(command, env=dict(env), start_new_session=True)
         code = self._wait()
         signal.alarm(0)
-        _kill_group(self.process.pid)  # workers of a frontend that died without stopping them
+        kill_group(self.process.pid)  # workers of a frontend that died without stopping them
         if self.stopping:
             log.info("TorchServe stopped (exit code %d)", code)
             return 0
@@ -78,7 +76,7 @@ class TorchServeProcess:
             started = time.monotonic()
             drained = self.drain(started + self.drain_seconds, lambda: self.process.poll() is None)
             log.info("drain %s after %.1f s", "done" if drained else "timed out", time.monotonic() - started)
-        _terminate_frontend(self.process.pid)
+        terminate_frontend(self.process.pid)
         self.stop_sent = True
 
     def _on_stop_signal(self, signum: int, _frame) -> None:
@@ -99,22 +97,4 @@ class TorchServeProcess:
     def _on_grace_expired(self, _signum: int, _frame) -> None:
         log.warning("killing TorchServe's process group")
         if self.process is not None:
-            _kill_group(self.process.pid)
-
-
-def _terminate_frontend(wrapper_pid: int) -> None:
-    """SIGTERM the wrapper's children (Java); the wrapper itself only if Java has not started yet."""
-    try:
-        wrapper = psutil.Process(wrapper_pid)
-        targets = wrapper.children() or [wrapper]
-    except psutil.NoSuchProcess:
-        return
-    for target in targets:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            target.terminate()
-
-
-def _kill_group(group: int) -> None:
-    """SIGKILL every process left in the group; a group that is already gone is fine."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
+            kill_group(self.process.pid)

@@ -2,14 +2,8 @@
 
     python -m tools.archive --model-dir artifacts --model-name bert_news_classification --version 1.0
 
-runs (and prints) exactly this `torch-model-archiver` command:
-
-    torch-model-archiver --model-name NAME --version VERSION --handler handlers/torchserve_handler.py \
-        --extra-files handlers,MODEL_DIR --config-file model-config.yaml --export-path model-store --force
-
-`--extra-files` copies each folder's *contents* into the archive root: `handlers` puts the `bert_classifier`
-package next to the handler, and the model folder's files land in the root that TorchServe passes to the
-handler as `model_dir`.
+It runs (and prints) `archiver_command`, the one `torch-model-archiver` invocation the project uses; README
+"Archive and serve" shows it and what `--extra-files` does with the folders.
 
 With `--onnx` (the default of `make archive`) it first exports the model to ONNX (fp32 and int8,
 `tools.onnx_export`) and runs the accuracy gate (`tools.accuracy_gate`) into a build folder, which is packed as
@@ -30,11 +24,13 @@ from pathlib import Path
 
 from bert_classifier.artifacts import validate_artifacts
 from bert_classifier.errors import InvalidArtifacts
+from torchserve_launcher.commands import HANDLERS, archiver_command
 
 from .accuracy_gate import GATE_MODES
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLERS = ROOT / "handlers"
+ARCHIVE_ARGUMENTS = ("model_dir", "model_name", "version", "config_file", "export_path")
+"""The command-line arguments `build_archive` takes."""
 REQUIRED_IN_ARCHIVE = (
     "torchserve_handler.py",
     "bert_classifier/service.py",
@@ -43,64 +39,36 @@ REQUIRED_IN_ARCHIVE = (
 )
 
 
-def archiver_command(
+def build_archive(
     *,
     model_dir: str | Path,
     model_name: str,
     version: str,
     config_file: str | Path,
     export_path: str | Path,
-    archive_format: str = "default",
     engines_dir: str | Path | None = None,
-) -> list[str]:
-    """The torch-model-archiver invocation that packs `model_dir` with our handler into `export_path`.
-
-    Paths are made absolute. `archive_format="default"` writes `<export_path>/<model_name>.mar`; any other
-    format is passed on as `--archive-format` (`no-archive` writes the folder `<export_path>/<model_name>/`,
-    as `sagemaker_serving.model_store` does at start-up).
-    """
-    command = [
-        str(Path(sys.executable).with_name("torch-model-archiver")),
-        "--model-name",
-        model_name,
-        "--version",
-        version,
-        "--handler",
-        str(HANDLERS / "torchserve_handler.py"),
-        "--extra-files",
-        ",".join(str(Path(d).resolve()) for d in (HANDLERS, model_dir, engines_dir) if d),
-        "--config-file",
-        str(Path(config_file).resolve()),
-        "--export-path",
-        str(Path(export_path).resolve()),
-        "--force",
-    ]
-    if archive_format != "default":
-        command += ["--archive-format", archive_format]
-    return command
-
-
-def build_archive(args: argparse.Namespace, engines_dir: str | Path | None = None) -> Path:
-    """Validate, archive, and check the archive's contents; return the .mar path. `engines_dir` holds the ONNX
-    files and `engines.json` to pack (`build_engines`); without it the archive runs torch only."""
-    summary = validate_artifacts(args.model_dir)
+) -> Path:
+    """Validate `model_dir`, run `archiver_command`, and check the archive's contents; return the .mar path.
+    `engines_dir` holds the ONNX files and `engines.json` to pack (`build_engines`); without it the archive runs
+    torch only."""
+    summary = validate_artifacts(model_dir)
     print(f"model ok: {summary.architecture}, {len(summary.labels)} labels: {', '.join(summary.labels)}")
     for cache in HANDLERS.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)  # keep bytecode caches out of the archive
-    Path(args.export_path).mkdir(parents=True, exist_ok=True)
+    Path(export_path).mkdir(parents=True, exist_ok=True)
     command = archiver_command(
-        model_dir=args.model_dir,
-        model_name=args.model_name,
-        version=args.version,
-        config_file=args.config_file,
-        export_path=args.export_path,
+        model_dir=model_dir,
+        model_name=model_name,
+        version=version,
+        config_file=config_file,
+        export_path=export_path,
         engines_dir=engines_dir,
     )
     print("+", shlex.join(command), flush=True)
     # The archiver stages files in $TMPDIR/<model-name>: a private TMPDIR keeps parallel builds apart.
     with tempfile.TemporaryDirectory(prefix="mar-") as staging:
         subprocess.run(command, check=True, env={**os.environ, "TMPDIR": staging})
-    mar = Path(args.export_path) / f"{args.model_name}.mar"
+    mar = Path(export_path) / f"{model_name}.mar"
     _check_archive(mar)
     print(f"wrote {mar} ({mar.stat().st_size / 1e6:.1f} MB)")
     return mar
@@ -114,9 +82,8 @@ def build_engines(
 
     import onnxruntime
     import torch
-    import yaml
 
-    from bert_classifier.settings import read_settings
+    from bert_classifier.settings import read_model_config, settings_from_model_config
 
     from .accuracy_gate import run_gate, write_manifest
     from .onnx_export import OPSET, export_onnx
@@ -124,8 +91,7 @@ def build_engines(
     out = Path(out_dir)
     export = export_onnx(model_dir, out)
     print(f"exported ONNX fp32 + int8 in {sum(export.seconds.values()):.0f} s (fp32 logits within {export.parity:.1e})")
-    handler = (yaml.safe_load(Path(config_file).read_text()) or {}).get("handler")
-    settings = dataclasses.asdict(read_settings(handler, env={}))
+    settings = dataclasses.asdict(settings_from_model_config(read_model_config(config_file), env={}))
     record = run_gate(Path(model_dir), out, settings, gate, Path(held_out) if held_out else None)
     record["export"] = {"exporter": "torch.onnx.export(dynamo=True)", "opset": OPSET, "parity": export.parity,
                         "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
@@ -172,13 +138,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        archive = {
+            key: getattr(args, key) for key in ("model_dir", "model_name", "version", "config_file", "export_path")
+        }
         if not args.onnx:
-            build_archive(args)
+            build_archive(**archive)
             return 0
         with tempfile.TemporaryDirectory(prefix="engines-") as scratch:
             engines_dir = Path(args.engines_dir or scratch)
             build_engines(args.model_dir, engines_dir, args.config_file, args.gate, args.held_out)
-            build_archive(args, engines_dir)
+            build_archive(**archive, engines_dir=engines_dir)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from tools.buildah import ISOLATION, Buildah, docker_reference
 from tools.image_base import RECIPE_LABEL, STAND_IN_LABEL, STAND_INS, build_stand_in
-from tools.sagemaker_artifact import pinned_dependencies
+from tools.sagemaker_artifact import core_pins
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL_PACKAGES = {"buildah": "buildah", "mmdebstrap": "mmdebstrap"}
@@ -197,7 +197,7 @@ def host_pip_config() -> str:
 
 
 def torch_pin(pyproject: Path) -> str:
-    return next(pin for pin in pinned_dependencies(pyproject.read_text()) if pin.startswith("torch=="))
+    return next(pin for pin in core_pins(pyproject) if pin.startswith("torch=="))
 
 
 def build(args: argparse.Namespace) -> int:

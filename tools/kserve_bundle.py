@@ -30,6 +30,7 @@ import yaml
 
 from bert_classifier.errors import InvalidArtifacts
 from tools.archive import build_archive
+from torchserve_launcher.properties import read_properties, render_properties
 
 ROOT = Path(__file__).resolve().parent.parent
 MOUNT = "/mnt/models"
@@ -41,6 +42,7 @@ MANAGEMENT_PORT = 8081
 SHARED_PROPERTIES = (
     "grpc_inference_port",
     "grpc_management_port",
+    "ts_open_inference_protocol",
     "disable_token_authorization",
     "allowed_urls",
     "install_py_dep_per_model",
@@ -49,16 +51,6 @@ SHARED_PROPERTIES = (
     "max_response_size",
 )
 SNAPSHOT_SETTINGS = ("minWorkers", "maxWorkers", "batchSize", "maxBatchDelay", "responseTimeout", "startupTimeout")
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    """A Java properties file of `key=value` lines (comments and blank lines skipped)."""
-    properties = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            properties[key.strip()] = value.strip()
-    return properties
 
 
 def model_snapshot(model_config: dict, model_name: str, version: str) -> dict:
@@ -94,7 +86,7 @@ def bundle_properties(project: dict[str, str], snapshot: dict, mount: str = MOUN
         "# Written by `make kserve-bundle` (tools/kserve_bundle.py) from config.properties and model-config.yaml:\n"
         "# change those and re-run it. TS_* environment variables override any line (enable_envvars_config).\n"
     )
-    return header + "".join(f"{key}={value}\n" for key, value in properties.items())
+    return render_properties(properties, header)
 
 
 def write_bundle(
@@ -113,13 +105,11 @@ def write_bundle(
     config_dir = output / "config"
     config_dir.mkdir(parents=True)
     build_archive(
-        argparse.Namespace(
-            model_dir=str(model_dir),
-            model_name=model_name,
-            version=version,
-            config_file=str(model_config),
-            export_path=str(output / "model-store"),
-        )
+        model_dir=model_dir,
+        model_name=model_name,
+        version=version,
+        config_file=model_config,
+        export_path=output / "model-store",
     )
     shutil.copy(ROOT / "metrics.yaml", config_dir / "metrics.yaml")
     shutil.copy(ROOT / "log4j2.xml", config_dir / "log4j2.xml")

@@ -1,4 +1,4 @@
-"""A small client for TorchServe's management API (port 8081), built on `requests`, with a CLI.
+"""`python -m tools.manage`: the command line over `tools.management_client` (what the `make` targets run).
 
 python -m tools.manage list
 python -m tools.manage describe bert_news_classification
@@ -13,239 +13,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
-DEFAULT_MANAGEMENT = "http://127.0.0.1:8081"
-DEFAULT_INFERENCE = "http://127.0.0.1:8080"
-WARM_UP = {"text": "Shares rose after the company reported higher profits."}
-KEY_RETRY_SECONDS = 5.0
-"""How long `wait-ready` tries with the keys it read before it reads key_file.json again."""
+from tools.management_client import (
+    DEFAULT_INFERENCE,
+    DEFAULT_MANAGEMENT,
+    ManagementClient,
+    ManagementError,
+    read_keys,
+    rollout,
+    token_auth_enabled,
+    wait_ready_reading_keys,
+)
 
 
-class ManagementError(RuntimeError):
-    """TorchServe answered with an error status; the message is TorchServe's."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-@dataclass
-class ManagementClient:
-    """Thin wrapper over the management API; every method raises `ManagementError` on a non-2xx answer."""
-
-    base_url: str = DEFAULT_MANAGEMENT
-    token: str | None = None
-    timeout: float = 300.0
-
-    def list_models(self) -> list[dict]:
-        return self._call("GET", "/models")["models"]
-
-    def describe(self, model: str, version: str | None = None) -> list[dict]:
-        return self._call("GET", _model_path(model, version))
-
-    def register(
-        self,
-        url: str,
-        *,
-        model_name: str | None = None,
-        workers: int | None = None,
-        batch_size: int | None = None,
-        max_batch_delay: int | None = None,
-    ) -> dict:
-        """Register an archive (a file name in the model store) and wait until its workers have started.
-
-        TorchServe 0.12 lets the archive's model-config.yaml `minWorkers`/`maxWorkers` win over the API's
-        `initial_workers` (while `batch_size` and `max_batch_delay` override the archive's), so `workers`, when
-        given, is applied by scaling the new version right after it registered. None keeps the archive's count.
-        """
-        params = {
-            "url": url,
-            "initial_workers": workers,
-            "synchronous": "true",
-            "model_name": model_name,
-            "batch_size": batch_size,
-            "max_batch_delay": max_batch_delay,
-        }
-        answer = self._call("POST", "/models", params={k: v for k, v in params.items() if v is not None})
-        if workers is not None:
-            name, version = _registered(answer)
-            if self.describe(name, version)[0].get("minWorkers") != workers:
-                self.scale(name, workers, version)
-        return answer
-
-    def unregister(self, model: str, version: str | None = None) -> dict:
-        return self._call("DELETE", _model_path(model, version))
-
-    def scale(self, model: str, workers: int, version: str | None = None) -> dict:
-        """Set min and max workers to `workers` and wait until the change is done."""
-        params = {"min_worker": workers, "max_worker": workers, "synchronous": "true"}
-        return self._call("PUT", _model_path(model, version), params=params)
-
-    def set_default(self, model: str, version: str) -> dict:
-        return self._call("PUT", f"/models/{model}/{version}/set-default")
-
-    def drain(self, model: str, version: str, grace_seconds: float = 5.0, timeout: float = 120.0) -> None:
-        """Wait until `version` has no queued requests and `grace_seconds` have passed for the ones in a worker.
-
-        Call it after switching the default version away from `version` and before unregistering it:
-        TorchServe 0.12 drops a request that a worker is still processing when its version is unregistered.
-        """
-        started = time.monotonic()
-        wait_until = started + grace_seconds
-        while time.monotonic() < started + timeout:
-            pending = self.describe(model, version)[0].get("jobQueueStatus", {}).get("pendingRequests", 0)
-            if pending == 0 and time.monotonic() >= wait_until:
-                return
-            time.sleep(0.25)  # polling interval; the grace period is the drain policy, the timeout bounds it
-        raise TimeoutError(f"{model}/{version} still has queued requests after {timeout:.0f}s")
-
-    def ready_workers(self, model: str, version: str | None = None) -> tuple[int, int]:
-        """(workers READY, workers wanted) for the model's default (or given) version."""
-        description = self.describe(model, version)[0]
-        ready = sum(worker.get("status") == "READY" for worker in description.get("workers", []))
-        return ready, int(description.get("minWorkers", 1))
-
-    def _call(self, method: str, path: str, params: dict | None = None):
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        response = requests.request(method, self.base_url + path, params=params, headers=headers, timeout=self.timeout)
-        if not response.ok:
-            raise ManagementError(response.status_code, _message(response))
-        return response.json() if response.content else {}
-
-
-def rollout(
-    client: ManagementClient,
-    model: str,
-    archive: str,
-    new_version: str,
-    old_version: str,
-    *,
-    inference_url: str = DEFAULT_INFERENCE,
-    workers: int | None = None,
-    grace_seconds: float = 5.0,
-) -> None:
-    """Replace `old_version` by `new_version` without stopping the server or failing a request.
-
-    Register the new archive next to the old one, wait until it answers, make it the default, drain the old
-    version, then unregister it.
-    """
-    client.register(archive, model_name=model, workers=workers)
-    wait_ready(client, model, inference_url=inference_url, version=new_version)
-    client.set_default(model, new_version)
-    client.drain(model, old_version, grace_seconds)
-    client.unregister(model, old_version)
-
-
-def wait_ready(
-    client: ManagementClient,
-    model: str,
-    *,
-    inference_url: str = DEFAULT_INFERENCE,
-    inference_token: str | None = None,
-    timeout: float = 180.0,
-    version: str | None = None,
-) -> float:
-    """Poll until all wanted workers are READY *and* a warm-up prediction returns 200; return seconds waited.
-
-    TorchServe's /ping says Healthy while workers are still loading, so it is not enough. Raises
-    `TimeoutError` with the last thing seen when `timeout` passes.
-    """
-    started = time.monotonic()
-    last = "no answer yet"
-    while time.monotonic() - started < timeout:
-        try:
-            ready, wanted = client.ready_workers(model, version)
-            last = f"{ready}/{wanted} workers READY"
-            if wanted > 0 and ready >= wanted:
-                status = _warm_up(inference_url, model, version, inference_token)
-                last = f"warm-up prediction answered HTTP {status}"
-                if status == 200:
-                    return time.monotonic() - started
-        except (requests.RequestException, ManagementError, IndexError) as error:
-            last = str(error)
-        time.sleep(0.25)  # polling interval, not synchronisation: the deadline above bounds the wait
-    raise TimeoutError(f"{model} not ready after {timeout:.0f}s: {last}")
-
-
-def _warm_up(inference_url: str, model: str, version: str | None, token: str | None) -> int:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    url = f"{inference_url}/predictions/{_model_path(model, version).removeprefix('/models/')}"
-    return requests.post(url, json=WARM_UP, headers=headers, timeout=30).status_code
-
-
-def _model_path(model: str, version: str | None) -> str:
-    return f"/models/{model}" + (f"/{version}" if version else "")
-
-
-def _message(response: requests.Response) -> str:
-    try:
-        return response.json().get("message", response.text)
-    except ValueError:
-        return response.text or response.reason
-
-
-def _registered(answer: dict) -> tuple[str, str]:
-    """(model, version) from TorchServe's answer: 'Model "x" Version: 1.0 registered with 2 initial workers'."""
-    match = re.search(r'Model "(?P<model>[^"]+)" Version: (?P<version>\S+)', answer.get("status", ""))
-    if not match:
-        raise ManagementError(200, f"cannot tell which model was registered from {answer!r}")
-    return match["model"], match["version"]
-
-
-def wait_ready_reading_keys(args: argparse.Namespace) -> tuple[ManagementClient, float]:
-    """`wait_ready` for the CLI, re-reading the key file between short tries: with token authorization on,
-    TorchServe writes new keys to key_file.json a moment after `torchserve --start` returns (a file left by an
-    earlier start holds old keys)."""
-    started = time.monotonic()
-    while True:
-        management_key, inference_key = read_keys(args.key_file)
-        client = ManagementClient(args.management, token=management_key)
-        left = args.timeout - (time.monotonic() - started)
-        try:
-            wait_ready(
-                client,
-                args.model,
-                inference_url=args.inference,
-                inference_token=inference_key,
-                timeout=max(0.0, min(KEY_RETRY_SECONDS, left)),
-                version=args.version,
-            )
-            return client, time.monotonic() - started
-        except TimeoutError as error:
-            if left <= KEY_RETRY_SECONDS:
-                raise TimeoutError(f"not ready after {args.timeout:.0f}s; last try: {error}") from None
-
-
-def read_keys(key_file: str | None) -> tuple[str | None, str | None]:
-    """(management key, inference key) from TorchServe's key_file.json when token authorization is on."""
-    if not key_file or not Path(key_file).is_file():
-        return None, None
-    keys = json.loads(Path(key_file).read_text())
-    return keys["management"]["key"], keys["inference"]["key"]
-
-
-def token_auth_enabled(management_url: str) -> bool:
-    """TorchServe refuses a keyless management call with InvalidKeyException when token auth is on."""
-    response = requests.get(f"{management_url}/models", timeout=10)
-    return response.status_code == 400 and "InvalidKeyException" in response.text
-
-
-def startup_summary(client: ManagementClient, args: argparse.Namespace, seconds: float) -> dict:
+def startup_summary(
+    client: ManagementClient, model: str, version: str | None, inference_url: str, seconds: float
+) -> dict:
     """What is running, printed by `make serve`: addresses, auth, and the model's batching and workers."""
-    description = client.describe(args.model, args.version)[0]
+    description = client.describe(model, version)[0]
     return {
         "model": f"{description['modelName']}/{description['modelVersion']}",
         "ready_after_seconds": round(seconds, 1),
-        "inference": args.inference,
-        "management": args.management,
-        "token_auth": token_auth_enabled(args.management),
+        "inference": inference_url,
+        "management": client.base_url,
+        "token_auth": token_auth_enabled(client.base_url),
         "workers": len(description.get("workers", [])),
         "batch_size": description.get("batchSize"),
         "max_batch_delay_ms": description.get("maxBatchDelay"),
@@ -296,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> object:
     if args.command == "wait-ready":
-        client, seconds = wait_ready_reading_keys(args)
-        return startup_summary(client, args, seconds)
+        client, seconds = wait_ready_reading_keys(
+            args.model,
+            management_url=args.management,
+            inference_url=args.inference,
+            key_file=args.key_file,
+            timeout=args.timeout,
+            version=args.version,
+        )
+        return startup_summary(client, args.model, args.version, args.inference, seconds)
     management_key, _ = read_keys(args.key_file)
     client = ManagementClient(args.management, token=management_key)
     if args.command == "rollout":

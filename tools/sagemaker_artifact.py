@@ -8,7 +8,7 @@ Layout (SageMaker extracts it into /opt/ml/model):
     code/inference.py                                 script mode (sagemaker_serving/inference.py)
     code/bert_classifier/                             the serving core it imports
     code/model-config.yaml                            handler settings, the same as in our .mar
-    code/requirements.txt                             pins from pyproject.toml that AWS's PyTorch containers lack
+    code/requirements.txt                             the core's pins (`core_pins`) that AWS's PyTorch containers lack
 
 Our image (docker/Dockerfile) serves the root files with our TorchServe handler; AWS's PyTorch inference
 containers run code/inference.py. Every entry is stored as root:root, files 0644 and folders 0755:
@@ -25,31 +25,37 @@ import tarfile
 import time
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI
+    import tomli as tomllib
+
 from bert_classifier.artifacts import validate_artifacts
 from bert_classifier.errors import InvalidArtifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "handlers" / "bert_classifier"
 SCRIPT = ROOT / "sagemaker_serving" / "inference.py"
-# The container brings torch; the core needs these on top (PyYAML for code/model-config.yaml).
-SCRIPT_MODE_PACKAGES = ("transformers", "tokenizers", "safetensors", "PyYAML")
+CONTAINER_PACKAGES = ("torch",)
+"""What AWS's PyTorch inference containers already have, so script mode does not install it again."""
 
 
 def requirements(pyproject: Path = ROOT / "pyproject.toml") -> str:
-    """code/requirements.txt: the pyproject.toml pins of `SCRIPT_MODE_PACKAGES`, one per line."""
-    pins = {_name(requirement): requirement for requirement in pinned_dependencies(pyproject.read_text())}
-    missing = [name for name in SCRIPT_MODE_PACKAGES if _name(name) not in pins]
+    """code/requirements.txt: the pins of the serving core's packages, less what the container brings."""
+    provided = {_name(package) for package in CONTAINER_PACKAGES}
+    return "".join(pin + "\n" for pin in core_pins(pyproject) if _name(pin) not in provided)
+
+
+def core_pins(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The `[project] dependencies` pins of the packages `[tool.bert-torchserve] core-packages` names, in that
+    order: the one list of what the serving core needs wherever it runs without TorchServe."""
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    names = data["tool"]["bert-torchserve"]["core-packages"]
+    pins = {_name(requirement): requirement for requirement in data["project"]["dependencies"]}
+    missing = [name for name in names if _name(name) not in pins]
     if missing:
         raise ValueError(f"{pyproject} does not pin {', '.join(missing)}")
-    return "".join(pins[_name(name)] + "\n" for name in SCRIPT_MODE_PACKAGES)
-
-
-def pinned_dependencies(pyproject_text: str) -> list[str]:
-    """The strings of `[project] dependencies` (tomllib would need Python 3.11; the project supports 3.10)."""
-    block = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", pyproject_text, re.MULTILINE | re.DOTALL)
-    if block is None:
-        raise ValueError("pyproject.toml has no dependencies list")
-    return re.findall(r'"([^"]+)"', re.sub(r"#.*", "", block[1]))
+    return [pins[_name(name)] for name in names]
 
 
 def _name(requirement: str) -> str:

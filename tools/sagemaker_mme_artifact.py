@@ -27,13 +27,7 @@ def build_mme_artifact(model_dir: Path, output: Path, model_name: str, model_con
     """Archive `model_dir` as `make archive` does, then repack the archive's contents as `output` (tar.gz)."""
     with tempfile.TemporaryDirectory(prefix="mme-") as work:
         mar = build_archive(
-            argparse.Namespace(
-                model_dir=str(model_dir),
-                model_name=model_name,
-                version="1.0",
-                config_file=str(model_config),
-                export_path=work,
-            )
+            model_dir=model_dir, model_name=model_name, version="1.0", config_file=model_config, export_path=work
         )
         unpacked = Path(work) / "unpacked"
         with zipfile.ZipFile(mar) as archive:

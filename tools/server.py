@@ -8,18 +8,19 @@ a server a user is running.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from torchserve_launcher.commands import console_script, torchserve_command
+from torchserve_launcher.environment import torchserve_environment
+from torchserve_launcher.processes import kill_group
+from torchserve_launcher.properties import override_properties
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
@@ -86,19 +87,9 @@ class LocalTorchServe:
     def start(self, models: str | None = None) -> LocalTorchServe:
         """Start in the foreground of a child process (own session, so teardown can kill its group)."""
         self.ports = {key: free_port() for key in (*ADDRESS_KEYS, *PORT_KEYS)}
-        config = self._write_config()
-        command = [
-            _bin("torchserve"),
-            "--start",
-            "--ncs",
-            "--foreground",
-            "--model-store",
-            str(self.model_store),
-            "--ts-config",
-            str(config),
-        ]
-        command += ["--log-config", str(self.log_config)] if self.log_config else []
-        command += ["--models", models] if models else []
+        command = torchserve_command(
+            model_store=self.model_store, ts_config=self._write_config(), log_config=self.log_config, models=models
+        )
         self.process = subprocess.Popen(
             command,
             cwd=self.workdir,
@@ -114,7 +105,7 @@ class LocalTorchServe:
         if self.process is None:
             return
         subprocess.run(
-            [_bin("torchserve"), "--stop"],
+            [console_script("torchserve"), "--stop"],
             env=self._environment(),
             cwd=self.workdir,
             capture_output=True,
@@ -124,9 +115,9 @@ class LocalTorchServe:
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            kill_group(self.process.pid)
             self.process.wait(timeout=timeout)
-        _kill_group(self.process.pid)
+        kill_group(self.process.pid)
         self.process = None
 
     def model_log(self) -> str:
@@ -140,40 +131,18 @@ class LocalTorchServe:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _write_config(self) -> Path:
-        text = self.config_file.read_text()
         settings = {key: f"http://127.0.0.1:{self.ports[key]}" for key in ADDRESS_KEYS}
         settings |= {key: str(self.ports[key]) for key in PORT_KEYS}
         settings["initial_worker_port"] = str(free_port())
         settings["metrics_config"] = str(ROOT / "metrics.yaml")  # relative in the shipped file
-        settings |= self.extra_config
-        for key, value in settings.items():
-            pattern = re.compile(rf"^{re.escape(key)}=.*$", re.MULTILINE)
-            line = f"{key}={value}"
-            text = pattern.sub(line, text) if pattern.search(text) else text + f"\n{line}\n"
         path = self.workdir / "config.properties"
-        path.write_text(text)
+        path.write_text(override_properties(self.config_file.read_text(), settings | self.extra_config))
         return path
 
     def _environment(self) -> dict[str, str]:
         tmp = self.workdir / "tmp"
         tmp.mkdir(exist_ok=True)
-        return {
-            **os.environ,
-            "TMPDIR": str(tmp),
-            "TEMP": str(tmp),  # the torchserve launcher hands TEMP to Java as java.io.tmpdir (worker sockets)
-            "LOG_LOCATION": str(self.log_dir),
-            "METRICS_LOCATION": str(self.log_dir),
-            **self.env,
-        }
-
-
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+        return torchserve_environment(os.environ, tmp, self.log_dir) | self.env
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):

@@ -7,3 +7,8 @@ Nothing here may reach a model hub: every checkpoint is loaded from a local fold
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class RunRejected(ValueError):
+    """A run that cannot start as asked (too small a held-out share, more frozen layers than the model has):
+    `python -m training.train` reports it and exits with status 2."""

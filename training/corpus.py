@@ -7,12 +7,13 @@ labels, except `sports`, which is renamed to the canonical BBC label `sport`.
 from __future__ import annotations
 
 import importlib.resources
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sklearn.model_selection import train_test_split
+from . import RunRejected
 
 # Folder name -> label, where they differ.
 LABEL_FOR_FOLDER = {"sports": "sport"}
@@ -90,8 +91,33 @@ def headline(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
+@dataclass
+class Split:
+    """The corpus as one run uses it: label names (index = class id) and the stratified split."""
+
+    labels: list[str]
+    train: list[Article]
+    test: list[Article]
+
+    def label_ids(self, articles: Sequence[Article]) -> list[int]:
+        return [self.labels.index(article.label) for article in articles]
+
+
+def load_split(test_size: float, seed: int, limit_per_class: int | None = None, root: Path | None = None) -> Split:
+    """The corpus (`load_corpus`) split by `stratified_split`; `RunRejected` when the held-out share is too small
+    to hold one article per label."""
+    articles = load_corpus(root, limit_per_class)
+    labels = label_names(articles)
+    if math.ceil(test_size * len(articles)) < len(labels):  # sklearn rounds the held-out count up
+        raise RunRejected(f"a held-out fraction of {test_size} holds out fewer articles than there are labels")
+    train, test = stratified_split(articles, test_size, seed)
+    return Split(labels, train, test)
+
+
 def stratified_split(articles: Sequence[Article], test_size: float, seed: int) -> tuple[list[Article], list[Article]]:
     """(train, test): a stratified split that depends only on the articles, `test_size` and `seed`."""
+    from sklearn.model_selection import train_test_split  # the train extra: readers of the corpus need not have it
+
     labels = [article.label for article in articles]
     train, test = train_test_split(list(articles), test_size=test_size, random_state=seed, stratify=labels)
     return train, test

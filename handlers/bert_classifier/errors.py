@@ -18,6 +18,9 @@ class ServingError(Exception):
     """Base class: a problem with a specific HTTP status and a message safe to show to the client."""
 
     status: int = 500
+    protocol: object | None = None
+    """The protocol the request was recognised as before this was raised (set by `codecs.protocol`), whose error
+    body answers it; None when it was raised before the body's protocol was known."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -6,17 +6,24 @@ request; the rest of the batch is still classified.
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .codecs import ParsedRequest, choose_response_format, decode_request, encode_results
+from .codecs import (
+    NATIVE,
+    UNNAMED_MODEL,
+    ModelIdentity,
+    ParsedRequest,
+    Protocol,
+    choose_response_format,
+    decode_request,
+)
 from .errors import InternalError, PayloadTooLarge, ServingError
 from .model import BatchStats, TextClassifier
 from .results import TextScores, format_result
@@ -37,6 +44,10 @@ class Request:
     body: Any
     content_type: str | None = None
     accept: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """All headers by lower-case name, for codecs that read more than the two above."""
+    protocol: Protocol | None = None
+    """The protocol the front end already knows the body speaks (None: decided from the body)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,8 @@ class Response:
     content_type: str = "application/json"
     error_type: str | None = None
     """The error class name for a non-200 response (for metrics); never sent to the client."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Response headers besides Content-Type that the request's protocol needs."""
 
     @property
     def phrase(self) -> str:
@@ -63,18 +76,24 @@ class BatchOutcome:
     errors: Counter = field(default_factory=Counter)
 
 
-def error_response(error: BaseException) -> Response:
+def error_response(
+    error: BaseException, protocol: Protocol | None = None, model: ModelIdentity = UNNAMED_MODEL
+) -> Response:
     """The one translation from an exception to a response: our errors keep their status, anything else is 500.
 
-    The body is ASCII JSON (`json.dumps` escapes everything else), so encoding an error can never fail.
+    The body is the error body of the request's protocol: the one the codecs recognised before the error
+    (`error.protocol`), else `protocol` (what the caller knows of the request), else our own. It is ASCII
+    JSON, so encoding an error can never fail.
     """
+    protocol = getattr(error, "protocol", None) or protocol or NATIVE
     if not isinstance(error, ServingError):
         error = InternalError("internal server error; the server log has the details")
-    body = json.dumps(error.as_dict(), separators=(",", ":")).encode("ascii")
-    return Response(error.status, body, error_type=type(error).__name__)
+    return Response(error.status, protocol.error_body(error, model), error_type=type(error).__name__)
 
 
-def guarded(step: Callable[..., T], *args) -> T | Response:
+def guarded(
+    step: Callable[..., T], *args, protocol: Protocol | None = None, model: ModelIdentity = UNNAMED_MODEL
+) -> T | Response:
     """`step(*args)`, or the error response for whatever it raised: the outermost guard around one request.
 
     Catches `BaseException` except the ones that stop the process, because a Rust tokenizer's panic arrives as
@@ -86,11 +105,11 @@ def guarded(step: Callable[..., T], *args) -> T | Response:
     except PROCESS_EXITS:
         raise
     except ServingError as error:
-        return error_response(error)
+        return error_response(error, protocol, model)
     except BaseException as error:  # noqa: BLE001 - see the docstring
         frames = "".join(traceback.format_tb(error.__traceback__))
         log.error("unexpected %s in %s:\n%s", type(error).__name__, getattr(step, "__name__", step), frames)
-        return error_response(error)
+        return error_response(error, protocol, model)
 
 
 @dataclass(frozen=True)
@@ -101,17 +120,25 @@ class _Prepared:
     response_format: str
     encoded: EncodedTexts
 
+    @property
+    def protocol(self) -> Protocol:
+        return self.parsed.protocol
+
 
 class InferenceService:
     """Classifies batches of requests with one `TextClassifier`."""
 
-    def __init__(self, classifier: TextClassifier, settings: Settings) -> None:
+    def __init__(self, classifier: TextClassifier, settings: Settings, model: ModelIdentity = UNNAMED_MODEL) -> None:
         self.classifier = classifier
         self.settings = settings
+        self.model = model
+        """The served model's name and version, for protocols that echo them (handed over once, at load)."""
 
     @classmethod
-    def load(cls, model_dir: str | Path, settings: Settings, device="cpu") -> InferenceService:
-        return cls(TextClassifier.load(model_dir, settings, device), settings)
+    def load(
+        cls, model_dir: str | Path, settings: Settings, device="cpu", model: ModelIdentity = UNNAMED_MODEL
+    ) -> InferenceService:
+        return cls(TextClassifier.load(model_dir, settings, device), settings, model)
 
     def warm_up(self) -> None:
         """Run one prediction so the first client does not pay for lazy initialisation; raises on failure."""
@@ -132,12 +159,12 @@ class InferenceService:
     def handle_batch(self, requests: Sequence[Request], log_batch: bool = True) -> BatchOutcome:
         """Answer every request: each is decoded and tokenized on its own, the texts of all that succeeded are
         classified together (sorted by length), and each gets its own answer or its own error."""
-        prepared = [guarded(self._prepare, request) for request in requests]
+        prepared = [self._guarded(self._prepare, request, protocol=request.protocol) for request in requests]
         ready = [item for item in prepared if isinstance(item, _Prepared)]
         scores, stats = self._score(ready)
         answers = iter(scores)
         responses = [
-            item if isinstance(item, Response) else guarded(self._answer, item, next(answers)) for item in prepared
+            item if isinstance(item, Response) else self._answer_guarded(item, next(answers)) for item in prepared
         ]
         errors = Counter(response.error_type for response in responses if response.error_type)
         outcome = BatchOutcome(responses, stats, errors)
@@ -145,11 +172,26 @@ class InferenceService:
             _log_batch(len(requests), outcome)
         return outcome
 
-    def _prepare(self, request: Request) -> _Prepared:
+    def _guarded(self, step: Callable[..., T], *args, protocol: Protocol | None) -> T | Response:
+        """`guarded`, answering errors in `protocol`'s shape, naming this service's model where it asks."""
+        return guarded(step, *args, protocol=protocol, model=self.model)
+
+    def _prepare(self, request: Request) -> _Prepared | Response:
+        """Decode, then (answering errors in the request's protocol from here on) negotiate and tokenize."""
+        settings = self.settings
         parsed = decode_request(
-            request.body, request.content_type, self.settings.max_texts_per_request, self.settings.max_request_bytes
+            request.body,
+            request.content_type,
+            settings.max_texts_per_request,
+            settings.max_request_bytes,
+            headers=request.headers,
+            hint=request.protocol,
         )
-        return _Prepared(parsed, choose_response_format(request.accept, parsed.format), self._encode(parsed))
+        return self._guarded(self._tokenize, parsed, request.accept, protocol=parsed.protocol)
+
+    def _tokenize(self, parsed: ParsedRequest, accept: str | None) -> _Prepared:
+        response_format = choose_response_format(accept, parsed.format, parsed.protocol.response_types)
+        return _Prepared(parsed, response_format, self._encode(parsed))
 
     def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
         encoded = self.classifier.encode(parsed.texts)
@@ -169,16 +211,19 @@ class InferenceService:
         if not isinstance(together, Response):
             return together
         log.warning("a batch of %d requests failed; running each request alone", len(ready))
-        alone = [guarded(self.classifier.score, [item.encoded]) for item in ready]
+        alone = [self._guarded(self.classifier.score, [item.encoded], protocol=item.protocol) for item in ready]
         stats = BatchStats(texts=sum(len(item.parsed.texts) for item in ready))
         return [outcome if isinstance(outcome, Response) else outcome[0][0] for outcome in alone], stats
+
+    def _answer_guarded(self, item: _Prepared, scores: list[TextScores] | Response) -> Response:
+        return self._guarded(self._answer, item, scores, protocol=item.protocol)
 
     def _answer(self, item: _Prepared, scores: list[TextScores] | Response) -> Response:
         if isinstance(scores, Response):
             return scores
         results = [self._result(text_scores, item.parsed) for text_scores in scores]
-        body, content_type = encode_results(results, item.parsed.single, item.response_format)
-        return Response(200, body, content_type)
+        answer = item.protocol.encode(results, item.parsed.single, item.response_format, self.model)
+        return Response(200, answer.body, answer.content_type, headers=answer.headers)
 
     def _result(self, text_scores: TextScores, parsed: ParsedRequest) -> dict:
         return format_result(

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from .codecs import UNNAMED_MODEL, ModelIdentity
 from .device import cpu_isa, select_device, threads_per_worker
 from .service import InferenceService
 from .settings import settings_from_model_config
@@ -24,11 +25,13 @@ def start_service(
     *,
     gpu_id: int | str | None = None,
     workers: int | None = None,
+    model: ModelIdentity = UNNAMED_MODEL,
 ) -> InferenceService:
     """A loaded, warmed-up `InferenceService`. Raises `InvalidSetting`, `InvalidArtifacts` or the warm-up's error.
 
     `workers` is how many processes share this machine's cores (default: the model-config's `maxWorkers`, so
-    scaling up to it never oversubscribes); on a CPU each gets an equal share of torch threads.
+    scaling up to it never oversubscribes); on a CPU each gets an equal share of torch threads. `model` is the
+    name and version the host serves the model under (protocols that echo them in answers read it).
     """
     import torch
 
@@ -36,7 +39,7 @@ def start_service(
     device = select_device(gpu_id)
     if device.type == "cpu":
         torch.set_num_threads(threads_per_worker(settings.torch_threads, workers or max_workers(model_config)))
-    service = InferenceService.load(model_dir, settings, device)
+    service = InferenceService.load(model_dir, settings, device, model)
     service.warm_up()
     classifier = service.classifier
     log.info(

@@ -1,6 +1,7 @@
-"""Batch Transform's side of a job, as test helpers: split input files into mini-batch requests and assemble the
-answers, following AWS's documented behaviour and AWS's own local-mode emulation of it (sagemaker-python-sdk,
-`sagemaker.local.data.MultiRecordStrategy` and `_LocalTransformJob`):
+"""A stand-in for SageMaker Batch Transform's side of a job (no AWS here): split input files into mini-batch
+requests and assemble the answers, following AWS's documented behaviour and AWS's own local-mode emulation of it
+(sagemaker-python-sdk, `sagemaker.local.data.MultiRecordStrategy` and `_LocalTransformJob`). Its own tests are
+unit tests (tests/unit/test_batch_transform_stand_in.py).
 
 - `SplitType=Line`: a record is one line of the file, split on newline boundaries (whatever the content type:
   a CSV field with a newline in it is cut too, so CSV input must not have any).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +11,7 @@ import requests
 import yaml
 
 from tools.archive import build_archive
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import LocalTorchServe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,14 +29,14 @@ def archive(
 ) -> Path:
     """Build `<store>/<name>.mar` with the project's archive tool (the same path `make archive` takes); with
     `engines_dir` (ONNX files and engines.json, `tools.archive.build_engines`) packed in too."""
-    args = argparse.Namespace(
-        model_dir=str(model_dir),
+    return build_archive(
+        model_dir=model_dir,
         model_name=name,
         version=version,
-        config_file=str(config or ROOT / "model-config.yaml"),
-        export_path=str(store),
+        config_file=config or ROOT / "model-config.yaml",
+        export_path=store,
+        engines_dir=engines_dir,
     )
-    return build_archive(args, engines_dir)
 
 
 def served_variant(server: LocalTorchServe, model: str) -> dict[str, str]:
@@ -65,23 +63,33 @@ def start_server(store: Path, models: str, **kwargs) -> LocalTorchServe:
     return server
 
 
+SERVINGS = {
+    "shipped": "tiny.mar",
+    "one-worker-batching": "tiny_batching.mar",
+}
+"""How the contract tests serve `tiny`: with the shipped model-config.yaml (2 workers, batchSize 8, maxBatchDelay
+5 ms), and with one worker that waits 50 ms to fill a batch of 8, so that concurrent requests share a batch."""
+BATCHING = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 50}
+
+
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory, tiny_bert_dir) -> Path:
-    """A model store with `tiny.mar`: the tiny random BERT with the shipped model-config.yaml, except one worker,
-    batchSize 8 and a 50 ms batch delay, so that concurrent test requests reliably share a batch."""
+    """A model store with the tiny random BERT archived twice: `tiny.mar` with the shipped model-config.yaml and
+    `tiny_batching.mar` with the `BATCHING` worker settings (handler settings as shipped)."""
     store = tmp_path_factory.mktemp("model-store")
-    config = store.parent / "tiny-model-config.yaml"
+    archive(tiny_bert_dir, store, "tiny")
+    config = store.parent / "tiny-batching-model-config.yaml"
     shipped = yaml.safe_load((ROOT / "model-config.yaml").read_text())
-    shipped |= {"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 50}
-    config.write_text(yaml.safe_dump(shipped, sort_keys=False))
-    archive(tiny_bert_dir, store, "tiny", config=config)
+    config.write_text(yaml.safe_dump(shipped | BATCHING, sort_keys=False))
+    archive(tiny_bert_dir, store, "tiny_batching", config=config)
     return store
 
 
-@pytest.fixture(scope="session")
-def server(model_store):
-    """A TorchServe serving `tiny` from the project's config.properties, on free ports."""
-    instance = start_server(model_store, "tiny=tiny.mar")
+@pytest.fixture(scope="session", params=list(SERVINGS))
+def server(request, model_store):
+    """A TorchServe serving `tiny` from the project's config.properties, on free ports: once per `SERVINGS`
+    entry (a test picks one with `@pytest.mark.parametrize("server", [...], indirect=True)`)."""
+    instance = start_server(model_store, f"tiny={SERVINGS[request.param]}")
     yield instance
     instance.stop()
     instance.cleanup()
@@ -101,11 +109,9 @@ def predict(server):
 
 @pytest.fixture(scope="session")
 def trained_model_dir() -> Path:
-    """The trained default model (`make model`); skipped locally without it, an error in CI."""
+    """The trained default model; `make test` builds it first (`make model`) when artifacts/ has none."""
     if not (TRAINED_MODEL / "model.safetensors").is_file():
-        if os.environ.get("CI"):
-            pytest.fail("artifacts/ has no trained model: CI must run `make model` before `make test`")
-        pytest.skip("no trained model in artifacts/: run `make model`")
+        pytest.fail("artifacts/ has no trained model: run `make model` (or `make test`, which builds it)")
     return TRAINED_MODEL
 
 

@@ -23,7 +23,7 @@ import requests
 import yaml
 
 from tools.kserve_bundle import MOUNT, read_properties, write_bundle
-from tools.manage import ManagementClient, wait_ready
+from tools.management_client import ManagementClient, wait_ready
 from tools.server import free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "bert_news_classification"
 TEXTS = ["Shares fell 5% after the profit warning.", "The striker scored twice in the derby."]
-ISSUE_15 = "issue 15: KServe v1 / OIP v2 bodies are not decoded by our codecs yet (400 unknown field(s): instances)"
 
 
 @dataclass
@@ -142,7 +141,6 @@ def test_predictions_classify_each_text(served):
     assert [set(result) >= {"label", "label_id", "score"} for result in response.json()] == [True, True]
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_15)
 def test_kserve_v1_predict_answers_one_prediction_per_instance(served):
     response = served.post(f"/v1/models/{MODEL}:predict", {"instances": TEXTS})
     assert response.status_code == 200, response.text
@@ -151,7 +149,6 @@ def test_kserve_v1_predict_answers_one_prediction_per_instance(served):
     assert all("label" in prediction for prediction in predictions)
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_15)
 def test_open_inference_protocol_v2_infer_answers_a_label_tensor(served):
     body = {"id": "r1", "inputs": [{"name": "text", "shape": [len(TEXTS)], "datatype": "BYTES", "data": TEXTS}]}
     response = served.post(f"/v2/models/{MODEL}/infer", body)

@@ -6,11 +6,11 @@ import csv
 import http.client
 import io
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from reliability.catalog_contract import CONTRACT_BAD_INPUTS as BAD_INPUTS
+from tests.integration.batches import send_in_one_batch
 
 pytestmark = pytest.mark.integration
 
@@ -18,28 +18,26 @@ GOOD = ({"data": ["a good request"]}, "application/json")
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "error_type", "words"), BAD_INPUTS)
-def test_bad_input_gets_its_own_4xx_while_good_neighbours_succeed(
-    predict, body, content_type, status, error_type, words
+def test_bad_input_gets_its_own_4xx_while_good_neighbours_in_its_batch_succeed(
+    server, predict, body, content_type, status, error_type, words
 ):
-    items = [("good", GOOD), ("bad", (body, content_type)), ("good", GOOD), ("good", GOOD)]
-
-    def send(item):
-        kind, (payload, ctype) = item
-        data = json.dumps(payload).encode() if kind == "good" else payload
-        return predict(data, headers={"Content-Type": ctype})
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        responses = list(pool.map(send, items * 2))
-    for (kind, _), response in zip(items * 2, responses, strict=True):
-        if kind == "good":
-            assert response.status_code == 200, response.text
-            assert len(response.json()) == 1
-        else:
-            assert response.status_code == status, response.text
-            error = response.json()
-            assert error["code"] == status
-            assert error["type"] == error_type
-            assert words.lower() in error["message"].lower()
+    good = json.dumps(GOOD[0]).encode()
+    sends = [
+        lambda: predict(good, headers={"Content-Type": GOOD[1]}),
+        lambda: predict(body, headers={"Content-Type": content_type}),
+        lambda: predict(good, headers={"Content-Type": GOOD[1]}),
+        lambda: predict(good, headers={"Content-Type": GOOD[1]}),
+    ]
+    (first, bad, *others), batch = send_in_one_batch(server, sends)
+    assert (batch.requests, batch.errors) == (4, 1)
+    for response in (first, *others):
+        assert response.status_code == 200, response.text
+        assert response.json()[0]["label"] in {"business", "sport", "tech"}
+    assert bad.status_code == status, bad.text
+    assert bad.headers["Content-Type"].startswith("application/json")
+    error = bad.json()
+    assert (set(error), error["code"], error["type"]) == ({"code", "type", "message"}, status, error_type)
+    assert words.lower() in error["message"].lower()
     assert predict(json={"text": "still serving"}).status_code == 200
 
 
@@ -101,12 +99,25 @@ def test_csv_with_header_quoted_commas_and_newlines_gets_csv_lines_in_order(pred
 
 def test_accept_header_picks_the_response_format_or_gets_406(predict):
     body = {"data": ["one", "two"]}
+    reference = predict(json=body).json()
     as_lines = predict(json=body, headers={"Accept": "application/jsonlines"})
     as_csv = predict(json=body, headers={"Accept": "text/csv"})
     refused = predict(json=body, headers={"Accept": "application/xml"})
-    assert len(as_lines.text.splitlines()) == len(as_csv.text.splitlines()) == 2
+    assert (as_lines.status_code, as_csv.status_code) == (200, 200)
+    assert as_lines.headers["Content-Type"].startswith("application/jsonlines")
+    assert as_csv.headers["Content-Type"].startswith("text/csv")
+    lines = [json.loads(line) for line in as_lines.text.splitlines()]
+    rows = [{"label": label, "label_id": int(i), "score": float(score)} for label, i, score in csv_rows(as_csv.text)]
+    for answer in (lines, rows):
+        assert [(r["label"], r["label_id"]) for r in answer] == [(r["label"], r["label_id"]) for r in reference]
+        assert [r["score"] for r in answer] == pytest.approx([r["score"] for r in reference], abs=1e-5)
     assert refused.status_code == 406
+    assert refused.headers["Content-Type"].startswith("application/json")
     assert refused.json()["type"] == "NotAcceptable"
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
 
 
 LIMIT = 6 * 1024 * 1024  # config.properties max_request_size = the handler's max_request_bytes

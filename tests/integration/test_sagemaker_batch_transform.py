@@ -1,8 +1,8 @@
 """A Batch Transform job's traffic against the image's entrypoint, run on this host as in
 test_sagemaker_serve.py: JSON lines and CSV files split with SplitType=Line, BatchStrategy=MultiRecord and
-MaxPayloadInMB=1 (`batch_transform.py`), answers assembled with AssembleWith=Line. The output must have exactly
-one line per input line, in order, each the answer for that line's text (checked against the same model in
-process), so that JoinSource=Input pairs them right.
+MaxPayloadInMB=1, answers assembled with AssembleWith=Line (`batch_transform.py`: a stand-in for SageMaker's
+side, which cannot run here). The output must have exactly one line per input line, in order, each the answer for
+that line's text (checked against the same model in process), so that JoinSource=Input pairs them right.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
 from tests.conftest import save_tiny_bert
-from tests.integration.batch_transform import assemble_with_line, run_job, split_multi_record
+from tests.integration.batch_transform import run_job
 from tests.integration.test_sagemaker_serve import start_serve
 from tools.sagemaker_artifact import build_artifact
 
@@ -75,7 +75,7 @@ def serve(opt_ml, tmp_path_factory):
 @pytest.fixture(scope="module")
 def expected(opt_ml) -> list[dict]:
     handler = yaml.safe_load((opt_ml / "model" / "code" / "model-config.yaml").read_text())["handler"]
-    handler |= {"max_texts_per_request": LINES, "precision": PRECISION}
+    handler |= {"max_texts_per_request": LINES, "max_tokens_per_request": LINES * 256, "precision": PRECISION}
     service = InferenceService.load(opt_ml / "model", read_settings(handler, env={}))
     return json.loads(service.handle(Request({"data": texts()}, "application/json")).body)
 
@@ -94,16 +94,6 @@ def check(output_lines: list[dict], expected: list[dict]) -> None:
     assert len(output_lines) == len(expected)
     assert [line["label"] for line in output_lines] == [result["label"] for result in expected]
     assert [line["score"] for line in output_lines] == pytest.approx([r["score"] for r in expected], abs=1e-5)
-
-
-def test_the_splitter_and_assembler_follow_aws_rules():
-    data = b"a\nbb\nccc\n"
-    assert list(split_multi_record(data, 1)) == [data]
-    big = (b"x" * 600_000 + b"\n") * 3
-    assert [len(body) for body in split_multi_record(big, 1)] == [600_001, 600_001, 600_001]
-    with pytest.raises(ValueError, match="MaxPayloadInMB"):
-        list(split_multi_record(b"y" * (1024 * 1024 + 1), 1))
-    assert assemble_with_line([b"1\n2\n", b"3\n"]) == b"1\n2\n3\n"
 
 
 def test_jsonlines_job_gives_one_output_line_per_input_line_in_order(serve, expected):

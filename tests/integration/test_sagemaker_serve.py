@@ -8,7 +8,6 @@ attributes header, where the management API listens, and a clean exit 0 on SIGTE
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
@@ -333,13 +332,11 @@ def test_a_mar_in_opt_ml_model_is_served_with_the_environments_batch_size(tmp_pa
     model = save_tiny_bert(tmp_path / "artifacts")
     opt_ml = tmp_path / "opt-ml"
     build_archive(
-        argparse.Namespace(
-            model_dir=str(model),
-            model_name="news",
-            version="2.0",
-            config_file=str(ROOT / "model-config.yaml"),
-            export_path=str(opt_ml / "model"),
-        )
+        model_dir=model,
+        model_name="news",
+        version="2.0",
+        config_file=ROOT / "model-config.yaml",
+        export_path=opt_ml / "model",
     )
     serve = start_serve(opt_ml, tmp_path / "serve", SAGEMAKER_TS_BATCH_SIZE="2")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -12,6 +13,7 @@ import yaml
 from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
 from tests.integration.conftest import ROOT, archive, start_server
+from tools.accuracy_gate import MAX_LOSS_POINTS
 from training.corpus import read_article
 
 pytestmark = pytest.mark.model
@@ -45,12 +47,30 @@ def classify(server, texts: list[str]) -> list[dict]:
     return results
 
 
-def test_held_out_bbc_articles_get_the_right_topic_through_the_server(served, held_out):
+@pytest.fixture(scope="module")
+def served_accuracy(served, held_out) -> float:
     predictions = classify(served, [text for _, text in held_out])
     correct = sum(p["label"] == label for (label, _), p in zip(held_out, predictions, strict=True))
-    accuracy = correct / len(held_out)
-    print(f"served held-out accuracy: {correct}/{len(held_out)} = {accuracy:.3f}")
-    assert accuracy >= 0.95
+    print(f"served held-out accuracy: {correct}/{len(held_out)} = {correct / len(held_out):.4f}")
+    return correct / len(held_out)
+
+
+def test_held_out_bbc_articles_get_the_right_topic_through_the_server(served_accuracy):
+    assert served_accuracy >= 0.95
+
+
+def test_the_served_precision_keeps_the_accuracy_bound_against_fp32(served, served_accuracy, trained_model_dir):
+    """README "The default model": the precision `auto` serves (bf16 on a CPU with native bf16) stays within
+    `MAX_LOSS_POINTS` of fp32's held-out accuracy. fp32's is the training run's, measured through the same serving
+    core and handler settings (training_metrics.json), which must hold the bound for bf16 too."""
+    shipped = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
+    serving = json.loads((trained_model_dir / "training_metrics.json").read_text())["serving"]
+    assert (serving["max_length"], serving["long_text"]) == (shipped["max_length"], shipped["long_text"])
+    measured = {result["precision"]: 100 * result["accuracy"] for result in serving["results"]}
+    for precision, accuracy in measured.items():
+        assert accuracy >= measured["fp32"] - MAX_LOSS_POINTS, f"{precision} in the training run"
+    dtype = re.search(r"dtype=(\w+)", served.model_log())
+    assert 100 * served_accuracy >= measured["fp32"] - MAX_LOSS_POINTS, f"served as {dtype and dtype[1]}"
 
 
 def test_served_probabilities_equal_the_in_process_model(served, held_out, trained_model_dir):

@@ -47,10 +47,6 @@ def test_gpu_id_with_cuda_is_that_gpu(fake_cuda, gpu_id, expected):
     assert select_device(gpu_id) == torch.device(expected)
 
 
-def test_select_device_none_is_cpu():
-    assert select_device(None).type == "cpu"
-
-
 def test_cpu_runs_fp32_for_fp32_even_with_native_bf16(monkeypatch):
     monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: True)
     assert select_dtype(CPU, "fp32") == torch.float32
@@ -101,8 +97,11 @@ def test_gpu_precision(monkeypatch, precision, bf16_supported, expected):
     assert select_dtype(CUDA, precision) == expected
 
 
-def test_cpu_supports_bf16_is_a_bool():
-    assert isinstance(cpu_supports_bf16(), bool)
+@pytest.mark.parametrize("probe", [True, False])
+def test_cpu_supports_bf16_reports_onednns_probe(monkeypatch, probe):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: probe, raising=False)
+
+    assert cpu_supports_bf16() is probe
 
 
 def test_cpu_supports_bf16_is_false_when_the_probe_is_missing(monkeypatch):
@@ -137,5 +136,14 @@ def test_threads_per_worker_uses_the_usable_cores_by_default(monkeypatch):
     assert threads_per_worker(0, 4) == 3
 
 
-def test_usable_cores_is_at_least_one():
-    assert usable_cores() >= 1
+def test_usable_cores_are_the_cores_this_process_may_run_on(monkeypatch):
+    monkeypatch.setattr(device_module.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+
+    assert usable_cores() == 3  # not os.cpu_count(): a container or taskset may allow fewer
+
+
+def test_usable_cores_fall_back_to_the_cpu_count_without_affinity(monkeypatch):
+    monkeypatch.delattr(device_module.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(device_module.os, "cpu_count", lambda: 6)
+
+    assert usable_cores() == 6

@@ -75,14 +75,16 @@ def test_every_copied_path_exists_in_the_repository(dockerfile):
 
 
 def test_the_sagemaker_image_mirrors_the_repository_layout_serve_expects():
-    """serve finds handlers/, tools/ (the archiver command), model-config.yaml and the server settings it shares
-    with `make serve` (config.properties' JVM settings, log4j2.xml) next to its own package folder, as in the
-    repository."""
+    """serve finds handlers/, torchserve_launcher/ (the archiver and TorchServe commands; no tools/),
+    model-config.yaml and the server settings it shares with `make serve` (config.properties' JVM settings,
+    log4j2.xml) next to its own package folder, as in the repository."""
     [workdir] = arguments(SAGEMAKER_IMAGE, "WORKDIR")
     copies = {tuple(copy.split()) for copy in arguments(SAGEMAKER_IMAGE, "COPY")}
-    expected = {("handlers/", "handlers/"), ("sagemaker_serving/", "sagemaker_serving/"), ("tools/", "tools/")}
+    expected = {("handlers/", "handlers/"), ("sagemaker_serving/", "sagemaker_serving/")}
+    expected.add(("torchserve_launcher/", "torchserve_launcher/"))
     expected.add(("model-config.yaml", "metrics.yaml", "config.properties", "log4j2.xml", "./"))
     assert expected <= copies
+    assert not any(copy[0].startswith("tools") for copy in copies)  # the image needs no tooling
     env = " ".join(arguments(SAGEMAKER_IMAGE, "ENV"))
     assert f"PYTHONPATH={workdir}:{workdir}/handlers" in env
     assert "TOKENIZERS_PARALLELISM=false" in env

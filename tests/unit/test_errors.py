@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bert_classifier.errors import (
+    NAME_LIMIT,
     InternalError,
     InvalidArtifacts,
     InvalidInput,
@@ -15,7 +16,9 @@ from bert_classifier.errors import (
     PayloadTooLarge,
     ServingError,
     UnsupportedMediaType,
+    quote_name,
 )
+from bert_classifier.service import error_response
 
 pytestmark = pytest.mark.unit
 
@@ -36,10 +39,6 @@ def test_each_serving_error_carries_its_http_status(error_type, status):
     assert isinstance(error, ServingError)
 
 
-def test_base_serving_error_defaults_to_500():
-    assert ServingError("x").status == 500
-
-
 @pytest.mark.parametrize(("error_type", "status"), STATUSES)
 def test_as_dict_is_code_type_message(error_type, status):
     body = error_type("the message").as_dict()
@@ -48,22 +47,20 @@ def test_as_dict_is_code_type_message(error_type, status):
     assert json.loads(json.dumps(body)) == body  # JSON-serialisable as is
 
 
-def test_message_is_kept_as_attribute_and_str():
-    error = InvalidInput("field 'text' must be a string")
-
-    assert error.message == "field 'text' must be a string"
-    assert str(error) == "field 'text' must be a string"
-
-
-def test_serving_errors_can_be_raised_and_caught_as_the_base_class():
-    with pytest.raises(ServingError) as raised:
-        raise PayloadTooLarge("too many")
-
-    assert raised.value.status == 413
+def test_quote_name_escapes_every_non_ascii_character_and_cuts_long_names():
+    assert quote_name("caf\u00e9") == "'caf\\xe9'"
+    assert quote_name("\ud800x") == "'\\ud800x'"  # a lone surrogate from a JSON "\ud800" escape
+    assert quote_name("a\nb") == "'a\\nb'"
+    assert quote_name("x" * 50) == "'" + "x" * NAME_LIMIT + "'..."
+    assert quote_name(7) == "'7'"
+    quote_name("\udfff" * 100).encode("ascii")  # always encodable
 
 
-def test_load_time_errors_are_not_serving_errors():
-    # Broken artifacts and settings stop the worker; they must never be turned into a client response.
-    assert not issubclass(InvalidArtifacts, ServingError)
-    assert not issubclass(InvalidSetting, ServingError)
-    assert issubclass(InvalidSetting, ValueError)
+@pytest.mark.parametrize("error", [InvalidSetting("max_length=3 is too small"), InvalidArtifacts("no config.json")])
+def test_load_time_errors_never_become_a_client_error_or_reach_the_client(error):
+    # Broken artifacts and settings stop the worker; if one ever escaped into a request it is a plain 500.
+    response = error_response(error)
+
+    assert response.status == 500
+    assert json.loads(response.body)["type"] == "InternalError"
+    assert str(error) not in response.body.decode()

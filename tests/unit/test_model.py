@@ -326,12 +326,28 @@ def test_cuda_out_of_memory_is_raised_when_the_halves_do_not_fit_either(sharp, m
 
 
 @pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no native bf16")
-def test_bf16_casts_the_weights_once_and_still_returns_fp32_probabilities(sharp_bert_dir, sharp):
-    bf16 = TextClassifier.load(sharp_bert_dir, Settings(precision="bf16"))
-    texts = [words(5), words(40, start=3), "Chip makers rallied after strong earnings."]
+def test_bf16_casts_the_weights_once_at_load_and_returns_fp32_probabilities_close_to_fp32(tiny_bert_dir, classifier):
+    """ "Once": the weights are bf16 from the load on, the same tensors after every batch (nothing re-casts them),
+    and no forward runs under autocast (which would cast every weight again on every call)."""
+    bf16 = TextClassifier.load(tiny_bert_dir, Settings(precision="bf16"))
+    texts = [words(5), words(40, start=3), "Chip makers rallied after strong earnings.", *map(words, range(1, 20))]
+    weights = {name: parameter.data_ptr() for name, parameter in bf16.model.named_parameters()}
+    autocast_seen = []
+    hook = bf16.model.classifier.register_forward_hook(
+        lambda module, inputs, output: autocast_seen.append(torch.is_autocast_enabled("cpu"))
+    )
+    try:
+        ours = bf16.classify(texts)[0] + bf16.classify(texts[:3])[0]
+    finally:
+        hook.remove()
 
     assert {parameter.dtype for parameter in bf16.model.parameters()} == {torch.bfloat16}
-    ours, reference = bf16.classify(texts)[0], sharp.classify(texts)[0]
+    assert {name: parameter.data_ptr() for name, parameter in bf16.model.named_parameters()} == weights
+    assert autocast_seen
+    assert not any(autocast_seen)
+    scores = torch.tensor([score for result in ours for score in result.scores])
+    assert not torch.equal(scores.bfloat16().float(), scores), "probabilities computed in bf16, not fp32"
+    reference = classifier.classify(texts)[0] + classifier.classify(texts[:3])[0]
     for low, full in zip(ours, reference, strict=True):
-        assert sum(low.scores) == pytest.approx(1.0, abs=1e-5)  # softmax of fp32 logits
-        assert low.scores == pytest.approx(full.scores, abs=0.1)
+        assert sum(low.scores) == pytest.approx(1.0, abs=1e-6)  # softmax of fp32 logits
+        assert low.scores == pytest.approx(full.scores, abs=1e-3)  # measured: within 1e-4 on this model

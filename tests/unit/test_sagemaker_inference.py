@@ -19,7 +19,7 @@ from bert_classifier.service import InferenceService, Request
 from bert_classifier.settings import read_settings
 from sagemaker_serving import inference as inference_module
 from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn
-from tools.sagemaker_artifact import build_artifact, requirements
+from tools.sagemaker_artifact import build_artifact, core_pins, requirements
 
 pytestmark = pytest.mark.unit
 
@@ -134,9 +134,24 @@ def test_inside_the_aws_container_client_errors_carry_their_status_to_the_toolki
     assert not_acceptable.value.status_code == 406
 
 
-def test_model_fn_uses_the_gpu_the_model_server_assigns(tiny_bert_dir):
-    context = types.SimpleNamespace(system_properties={"gpu_id": None, "model_dir": str(tiny_bert_dir)})
-    assert model_fn(str(tiny_bert_dir), context).classifier.device.type == "cpu"
+@pytest.mark.parametrize(
+    ("gpu_id", "cuda", "expected"),
+    [(1, True, 1), ("0", True, "0"), (None, True, None), ("absent", True, 0), ("absent", False, None)],
+    ids=["server-gpu-1", "server-gpu-0", "server-cpu", "no-context-with-cuda", "no-context-without-cuda"],
+)
+def test_model_fn_hands_the_model_servers_gpu_to_the_service(monkeypatch, gpu_id, cuda, expected):
+    """There is no GPU here, so a stand-in for `start_service` records the GPU `model_fn` asks for; the GPU
+    itself is chosen by `select_device` (tests/unit/test_device.py). "absent": no context (local debugging)."""
+    import torch
+
+    from sagemaker_serving import inference
+
+    asked = {}
+    monkeypatch.setattr(inference, "start_service", lambda *args, **kwargs: asked.update(kwargs))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    context = None if gpu_id == "absent" else types.SimpleNamespace(system_properties={"gpu_id": gpu_id})
+    model_fn("/opt/ml/model", context)
+    assert asked["gpu_id"] == expected
 
 
 def test_requirements_pin_the_cores_packages_from_pyproject_but_not_torch():
@@ -144,6 +159,20 @@ def test_requirements_pin_the_cores_packages_from_pyproject_but_not_torch():
     assert [line.split("==")[0] for line in lines] == ["transformers", "tokenizers", "safetensors", "PyYAML"]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert all(f'"{line}"' in pyproject for line in lines)
+    assert [pin.split("==")[0] for pin in core_pins()] == ["torch", *(line.split("==")[0] for line in lines)]
+
+
+def test_core_pins_follow_the_one_list_in_pyproject(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["torch==2.0", "pyyaml==6.0", "requests==2"]\n'
+        '[tool.bert-torchserve]\ncore-packages = ["torch", "PyYAML"]\n'
+    )
+    assert core_pins(pyproject) == ["torch==2.0", "pyyaml==6.0"]
+    assert requirements(pyproject) == "pyyaml==6.0\n"
+    pyproject.write_text(pyproject.read_text().replace('"PyYAML"', '"PyYAML", "safetensors"'))
+    with pytest.raises(ValueError, match="does not pin safetensors"):
+        core_pins(pyproject)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bert_classifier.errors import InvalidSetting
-from bert_classifier.settings import ENV_PREFIX, Settings, read_settings
+from bert_classifier.settings import Settings, read_settings
 
 pytestmark = pytest.mark.unit
 
@@ -71,10 +71,6 @@ def test_env_variable_overrides_default_without_handler_setting():
     assert settings.multi_label_threshold == 0.25
     assert settings.long_text == "window"
     assert settings.max_texts_per_request == 7
-
-
-def test_env_prefix_is_bert_classifier():
-    assert ENV_PREFIX == "BERT_CLASSIFIER_"
 
 
 def test_env_variables_without_the_prefix_are_ignored():

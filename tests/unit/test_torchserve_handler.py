@@ -159,3 +159,42 @@ def test_a_lone_surrogate_in_a_key_is_a_400_and_its_neighbours_are_answered(serv
     )
 
     assert [status for status, _, _ in answers] == [200, 400, 400, 200]
+
+
+def grpc_request(name: str, content_type: str, body: bytes) -> dict:
+    """A request from one of the frontend's gRPC services: no headers, one parameter per input."""
+    frame = field(b"id") + struct.pack("!i", -1)
+    frame += field(name.encode()) + field(content_type.encode()) + field(body) + struct.pack("!i", -1)
+    from ts.protocol.otf_message_handler import _retrieve_request
+
+    return _retrieve_request(Frames(frame))
+
+
+def test_grpc_requests_are_told_apart_and_each_answered_in_its_protocol(service):
+    import base64
+
+    def oip(text: str) -> bytes:
+        tensor = {"name": "t", "datatype": "BYTES", "shape": [1], "data": [text]}
+        return json.dumps({"id": "g", "model_name": "tiny", "inputs": [tensor]}).encode()
+
+    plain, encoded = "Shares fell.", base64.b64encode(b"Shares fell.").decode()
+    answers = predict(
+        service,
+        [
+            grpc_request("body", "application/json", oip(encoded)),  # OIP gRPC ModelInfer: BYTES in base64
+            grpc_request("body", "application/json", oip(plain)),  # ... so plain text is not its input
+            grpc_request("body", "application/json", b"{"),  # the same service, a body it could never send
+            grpc_request("data", "", GOOD),  # gRPC Predictions
+            request(oip(plain), {"Content-Type": "application/json"}),  # OIP over REST: BYTES are text
+        ],
+    )
+
+    (_, _, oip_answer), (_, _, not_base64), (_, _, broken), (_, _, predictions), (status, _, rest) = answers
+    assert oip_answer["id"] == "g"
+    assert [o["name"] for o in oip_answer["outputs"]] == ["label", "label_id", "score"]
+    assert "not base64" in not_base64["outputs"][0]["data"][0]
+    assert {"id", "model_name", "model_version"} <= set(broken)
+    assert broken["outputs"][0]["name"] == "error"
+    assert predictions[0]["label"] in ("business", "sport", "tech")
+    assert status == 200
+    assert [o["name"] for o in rest["outputs"]] == ["label", "label_id", "score"]

@@ -5,11 +5,18 @@ into a `ParsedRequest`; `encode_results` turns results into a body for the negot
 """
 
 from .negotiation import choose_response_format, media_type
-from .request import ParsedRequest, RequestParameters, decode_request
+from .parameters import RequestParameters
+from .protocol import NATIVE, UNNAMED_MODEL, Answer, ModelIdentity, Protocol
+from .request import ParsedRequest, decode_request
 from .response import encode_results
 
 __all__ = [
+    "NATIVE",
+    "UNNAMED_MODEL",
+    "Answer",
+    "ModelIdentity",
     "ParsedRequest",
+    "Protocol",
     "RequestParameters",
     "choose_response_format",
     "decode_request",

@@ -42,24 +42,25 @@ def charset(header: str | None) -> str:
     return "utf-8"
 
 
-def choose_response_format(accept: str | None, request_format: str) -> str:
-    """Pick the response media type from an Accept header; the request's own format when anything goes.
+def choose_response_format(accept: str | None, request_format: str, offered: tuple[str, ...] = RESPONSE_TYPES) -> str:
+    """Pick the response media type from an Accept header among `offered` (the request's protocol's types); the
+    request's own format when anything goes, else the first offered.
 
     Raises `NotAcceptable` when no listed type (ignoring q=0) is one we produce.
     """
-    default = request_format if request_format in RESPONSE_TYPES else JSON
+    default = request_format if request_format in offered else offered[0]
     if not accept or not accept.strip():
         return default
     accepted, refused = _accepted_in_preference_order(accept)
     for candidate in accepted:
         if candidate.endswith("/*"):  # */*, application/*, text/*: our preference among what it matches
             prefix = "" if candidate == "*/*" else candidate[:-1]
-            for option in (default, *RESPONSE_TYPES):
+            for option in (default, *offered):
                 if option.startswith(prefix) and option not in refused:
                     return option
-        elif candidate in RESPONSE_ALIASES:
+        elif RESPONSE_ALIASES.get(candidate) in offered:
             return RESPONSE_ALIASES[candidate]
-    raise NotAcceptable(f"cannot produce any of Accept: {quote_name(accept)}; available: {', '.join(RESPONSE_TYPES)}")
+    raise NotAcceptable(f"cannot produce any of Accept: {quote_name(accept)}; available: {', '.join(offered)}")
 
 
 def _accepted_in_preference_order(accept: str) -> tuple[list[str], set[str]]:

@@ -1,44 +1,67 @@
-"""Decode one request body into the texts to classify and the request's parameters."""
+"""Decode one request body into the texts to classify, the request's parameters and the protocol it speaks.
+
+The protocol is decided per request: by Content-Type, then by the JSON body's shape (`{"instances": ...}` is
+KServe v1, `{"inputs": [{tensor}, ...]}` is the Open Inference Protocol, anything else our own contract).
+"""
 
 from __future__ import annotations
 
 import codecs
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput, UnsupportedMediaType, quote_name
-from . import csv_body, json_body, jsonlines_body, negotiation, text_body
+from . import csv_body, json_body, jsonlines_body, kserve_v1, negotiation, open_inference, text_body
 from .limits import check_size, check_texts
-
-
-@dataclass(frozen=True)
-class RequestParameters:
-    """Per-request options; `None` means "use the handler's default"."""
-
-    top_k: int | None = None
-    return_all_scores: bool = False
+from .parameters import RequestParameters, parameters_from
+from .protocol import NATIVE, Protocol, answering_errors_as
 
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """What a request asks for: its texts, whether it sent one text (not a list), and its options."""
+    """What a request asks for: its texts, whether it sent one text (not a list), its options, and the protocol
+    that answers it."""
 
     texts: tuple[str, ...]
     single: bool
     format: str
     parameters: RequestParameters = field(default_factory=RequestParameters)
+    protocol: Protocol = NATIVE
 
 
-def decode_request(body: Any, content_type: str | None, max_texts: int, max_bytes: int | None = None) -> ParsedRequest:
+def decode_request(
+    body: Any,
+    content_type: str | None,
+    max_texts: int,
+    max_bytes: int | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    hint: Protocol | None = None,
+) -> ParsedRequest:
     """Decode a body by its Content-Type; raise `InvalidInput`, `UnsupportedMediaType` or `PayloadTooLarge`.
 
     `body` may be bytes, a str, or JSON the model server already parsed (dict or list); for parsed JSON the
-    size checked against `max_bytes` is that of its texts.
+    size checked against `max_bytes` is that of its texts. `headers` (lower-case names) may carry the binary
+    tensor extension's JSON length; `hint` is the protocol a front end already knows the body speaks.
+    Once the body's protocol is known, the errors raised carry it (`ServingError.protocol`).
     """
     if isinstance(body, (bytes, bytearray, str)):
         check_size(len(body) if not isinstance(body, str) else len(body.encode("utf-8", "replace")), max_bytes)
         if not body.strip():
             raise InvalidInput("the request body is empty")
+    binary = None
+    if isinstance(body, (bytes, bytearray)):
+        body, binary = open_inference.split_binary(bytes(body), headers or {})
+    fmt = negotiation.JSON if binary is not None or hint is not None else _format(body, content_type)
+    if fmt == negotiation.JSON:
+        return _decode_json(body, negotiation.charset(content_type), max_texts, max_bytes, binary, hint)
+    parsed = _DECODERS[fmt](body, negotiation.charset(content_type), max_texts)
+    check_texts(parsed.texts, max_texts)
+    return parsed
+
+
+def _format(body: Any, content_type: str | None) -> str:
     kind = negotiation.media_type(content_type)
     if kind in negotiation.SNIFFED_TYPES:
         kind = _sniff(body)
@@ -46,16 +69,38 @@ def decode_request(body: Any, content_type: str | None, max_texts: int, max_byte
     if fmt is None:
         supported = ", ".join(sorted(negotiation.REQUEST_TYPES))
         raise UnsupportedMediaType(f"Content-Type {quote_name(kind)} is not supported; use one of: {supported}")
-    parsed = _DECODERS[fmt](body, negotiation.charset(content_type), max_texts)
-    check_texts(parsed.texts, max_texts)
-    if isinstance(body, (dict, list)):
-        check_size(sum(len(text.encode("utf-8", "replace")) for text in parsed.texts), max_bytes)
+    return fmt
+
+
+def _decode_json(
+    body: Any, encoding: str, max_texts: int, max_bytes: int | None, binary: bytes | None, hint: Protocol | None
+) -> ParsedRequest:
+    document = body if isinstance(body, (dict, list)) else json_body.parse_json(text_body.to_str(body, encoding))
+    bridge = isinstance(hint, open_inference.TorchServeGrpcBridge)
+    if bridge or binary is not None or open_inference.recognises(document):
+        protocol = open_inference.error_protocol(document, bridge)
+    else:
+        protocol = kserve_v1.KSERVE_V1 if kserve_v1.recognises(document) else NATIVE
+    with answering_errors_as(protocol):
+        if protocol is NATIVE:
+            texts, single, raw = json_body.texts_from_document(document)
+            parsed = ParsedRequest(texts, single, negotiation.JSON, parameters_from(raw))
+        elif protocol is kserve_v1.KSERVE_V1:
+            texts, raw = kserve_v1.decode(document, max_texts)
+            parsed = ParsedRequest(texts, False, negotiation.JSON, parameters_from(raw), protocol)
+        else:
+            texts, parameters, answer = open_inference.decode(_object(document), max_texts, binary, bridge)
+            parsed = ParsedRequest(texts, False, negotiation.JSON, parameters, answer)
+        check_texts(parsed.texts, max_texts)
+        if isinstance(body, (dict, list)):
+            check_size(sum(len(text.encode("utf-8", "replace")) for text in parsed.texts), max_bytes)
     return parsed
 
 
-def _decode_json(body: Any, encoding: str, _max_texts: int) -> ParsedRequest:
-    texts, single, parameters = json_body.decode(body, encoding)
-    return ParsedRequest(texts, single, negotiation.JSON, _parameters(parameters))
+def _object(document: Any) -> dict:
+    if not isinstance(document, dict) or not isinstance(document.get("inputs"), list):
+        raise InvalidInput("an inference request is a JSON object with an 'inputs' list of tensors")
+    return document
 
 
 def _decode_jsonlines(body: Any, encoding: str, max_texts: int) -> ParsedRequest:
@@ -71,7 +116,6 @@ def _decode_text(body: Any, encoding: str, _max_texts: int) -> ParsedRequest:
 
 
 _DECODERS = {
-    negotiation.JSON: _decode_json,
     negotiation.JSON_LINES: _decode_jsonlines,
     negotiation.CSV: _decode_csv,
     negotiation.TEXT: _decode_text,
@@ -87,21 +131,3 @@ def _sniff(body: Any) -> str:
         head = head.encode("utf-8", "replace")
     head = bytes(head).removeprefix(codecs.BOM_UTF8).lstrip()  # to_str drops the BOM before parsing too
     return negotiation.JSON if head[:1] in (b"{", b"[", b'"') else negotiation.TEXT
-
-
-def _parameters(raw: dict | None) -> RequestParameters:
-    if raw is None:
-        return RequestParameters()
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"'parameters' must be a JSON object, got {json_body.type_name(raw)}")
-    unknown = sorted(set(raw) - {"top_k", "return_all_scores"})
-    if unknown:
-        names = ", ".join(quote_name(name) for name in unknown[:5])
-        raise InvalidInput(f"unknown parameter(s): {names}; supported: top_k, return_all_scores")
-    top_k = raw.get("top_k")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise InvalidInput("parameter 'top_k' must be a positive integer")
-    all_scores = raw.get("return_all_scores", False)
-    if not isinstance(all_scores, bool):
-        raise InvalidInput("parameter 'return_all_scores' must be true or false")
-    return RequestParameters(top_k=top_k, return_all_scores=all_scores)

@@ -1,9 +1,9 @@
-"""training: corpus reading (labels, encodings), the stratified split, metrics, and a tiny end-to-end run."""
+"""training.train: the command line, and a tiny end-to-end run (tiny model, a few articles) with its outputs."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import os
 from pathlib import Path
 
 import pytest
@@ -11,21 +11,11 @@ from safetensors import safe_open
 
 from tests.conftest import packaged_checkpoint_dir
 from training import train
-from training.corpus import (
-    corpus_root,
-    counts_per_label,
-    decode_article,
-    headline,
-    label_names,
-    load_corpus,
-    read_article,
-    stratified_split,
-)
-from training.metrics import classification_metrics
+from training.corpus import read_article
 
 pytestmark = pytest.mark.unit
 
-BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sport": 511, "tech": 401}
+BBC_LABELS = ("business", "entertainment", "politics", "sport", "tech")
 ARTIFACT_FILES = (
     "config.json",
     "model.safetensors",
@@ -38,104 +28,6 @@ ARTIFACT_FILES = (
 )
 
 
-def write_fake_corpus(root: Path) -> Path:
-    """Three topics of two articles; sports/002.txt is cp1252 (a pound sign), not UTF-8."""
-    articles = {
-        "business/001.txt": b"Shares rise\n\nMarkets gained.",
-        "business/002.txt": "Café chain grows\n\nIt opened shops.".encode(),
-        "sports/001.txt": b"Late winner\n\nA goal in extra time.",
-        "sports/002.txt": b"Record fee\n\nA \xa315.8m signing.",
-        "tech/001.txt": b"New phone\n\nIt folds.",
-        "tech/002.txt": b"Chip sales\n\nThey doubled.",
-    }
-    for relative, raw in articles.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(raw)
-    return root
-
-
-def test_decode_prefers_utf8_and_falls_back_to_cp1252():
-    assert decode_article("Café £5".encode()) == "Café £5"
-    assert decode_article(b"a \xa315.8m signing") == "a £15.8m signing"
-    # 0x81 is undefined in cp1252: latin-1 still decodes it rather than crashing.
-    assert decode_article(b"odd \x81 byte") == "odd \x81 byte"
-
-
-def test_fake_corpus_labels_renamed_sport_and_undecodable_bytes_read(tmp_path):
-    articles = load_corpus(write_fake_corpus(tmp_path))
-
-    assert label_names(articles) == ["business", "sport", "tech"]
-    assert [article.path for article in articles] == [
-        "business/001.txt",
-        "business/002.txt",
-        "sports/001.txt",
-        "sports/002.txt",
-        "tech/001.txt",
-        "tech/002.txt",
-    ]
-    by_path = {article.path: article for article in articles}
-    assert by_path["sports/002.txt"].label == "sport"
-    assert "£15.8m" in by_path["sports/002.txt"].text
-    assert by_path["business/002.txt"].text.startswith("Café")
-    assert headline(by_path["tech/001.txt"].text) == "New phone"
-
-
-def test_limit_per_class_keeps_the_first_files_of_each_topic(tmp_path):
-    articles = load_corpus(write_fake_corpus(tmp_path), limit_per_class=1)
-
-    assert [article.path for article in articles] == ["business/001.txt", "sports/001.txt", "tech/001.txt"]
-
-
-def test_read_article_resolves_split_paths_under_the_corpus_root(tmp_path):
-    root = write_fake_corpus(tmp_path)
-
-    assert read_article("sports/002.txt", root=root).endswith("A £15.8m signing.")
-    assert read_article(root / "tech/002.txt") == "Chip sales\n\nThey doubled."
-
-
-def test_empty_corpus_folder_is_an_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no topic folders"):
-        load_corpus(tmp_path)
-
-
-def test_packaged_corpus_has_2225_articles_in_the_five_bbc_labels():
-    articles = load_corpus()
-
-    assert len(articles) == 2225
-    assert counts_per_label(articles) == BBC_COUNTS
-    assert "£15.8m" in read_article("sports/199.txt")  # the one article that is not UTF-8
-    assert (corpus_root() / "sports" / "199.txt").is_file()
-
-
-def test_split_is_deterministic_for_a_seed_and_stratified():
-    articles = load_corpus()
-
-    train_a, test_a = stratified_split(articles, 0.15, seed=42)
-    train_b, test_b = stratified_split(articles, 0.15, seed=42)
-    _, test_other_seed = stratified_split(articles, 0.15, seed=7)
-
-    assert [a.path for a in test_a] == [b.path for b in test_b]
-    assert [a.path for a in train_a] == [b.path for b in train_b]
-    assert {a.path for a in test_a} != {a.path for a in test_other_seed}
-    assert not {a.path for a in train_a} & {a.path for a in test_a}
-    assert len(train_a) + len(test_a) == 2225
-    held_out = Counter(article.label for article in test_a)
-    for label, total in BBC_COUNTS.items():
-        assert abs(held_out[label] - 0.15 * total) <= 1, label
-
-
-def test_classification_metrics_counts_and_per_class_scores():
-    labels = ["a", "b", "c"]
-    metrics = classification_metrics([0, 0, 1, 2], [0, 1, 1, 2], labels)
-
-    assert metrics["accuracy"] == 0.75
-    assert metrics["errors"] == 1
-    assert metrics["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
-    assert metrics["per_class"]["b"]["precision"] == 0.5
-    assert metrics["macro_f1"] == pytest.approx((0.6667 + 0.6667 + 1.0) / 3, abs=1e-4)
-    assert metrics["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
-
-
 def test_help_lists_every_option(capsys):
     with pytest.raises(SystemExit) as exit_info:
         train.parse_args(["--help"])
@@ -144,7 +36,7 @@ def test_help_lists_every_option(capsys):
     usage = capsys.readouterr().out
     for option in ("--output", "--base-model", "--epochs", "--max-length", "--batch-size", "--lr", "--seed"):
         assert option in usage
-    for option in ("--test-size", "--limit-per-class", "--precision"):
+    for option in ("--test-size", "--limit-per-class", "--precision", "--frozen-layers"):
         assert option in usage
 
 
@@ -162,6 +54,8 @@ def tiny_run_args(base: Path, output: Path) -> list[str]:
         "32",
         "--test-size",
         "0.25",  # 5 held-out articles: one per label
+        "--frozen-layers",
+        "1",  # of the tiny model's 2
     ]
 
 
@@ -219,7 +113,7 @@ def test_tiny_run_split_lists_held_out_articles_that_exist(trained_dir):
     split = json.loads((trained_dir / "split.json").read_text())
 
     assert split["seed"] == 42
-    assert sorted(item["label"] for item in split["test"]) == sorted(BBC_COUNTS)
+    assert sorted(item["label"] for item in split["test"]) == sorted(BBC_LABELS)
     for item in split["test"]:
         assert read_article(item["path"]).strip()
 
@@ -228,14 +122,18 @@ def test_tiny_run_metrics_and_model_card_agree(trained_dir):
     record = json.loads((trained_dir / "training_metrics.json").read_text())
     card = (trained_dir / "MODEL_CARD.md").read_text()
 
-    assert record["held_out"]["examples"] == 5
-    assert 0.0 <= record["held_out"]["accuracy"] <= 1.0
-    assert record["data"]["train_per_class"] == dict.fromkeys(BBC_COUNTS, 3)
+    held_out = record["held_out"]
+    matrix = held_out["confusion_matrix"]
+    right = sum(matrix[i][i] for i in range(len(matrix)))
+    assert held_out["examples"] == sum(map(sum, matrix)) == 5
+    assert held_out["errors"] == held_out["examples"] - right
+    assert held_out["accuracy"] == pytest.approx(right / held_out["examples"], abs=1e-4)
+    assert [row["support"] for row in held_out["per_class"].values()] == [sum(row) for row in matrix]
+    assert record["data"]["train_per_class"] == dict.fromkeys(BBC_LABELS, 3)
     assert record["hyperparameters"]["max_length"] == 32
     # A tiny run can fine-tune in under 0.05 s, which rounds to 0.0: the whole run cannot.
-    assert record["timing"]["train_seconds"] >= 0
     assert record["timing"]["total_seconds"] > record["timing"]["train_seconds"]
-    assert record["machine"]["cpu_count"] >= 1
+    assert record["machine"]["cpu_count"] == os.cpu_count()
     assert f"{record['held_out']['accuracy']:.4f}" in card
     assert f"{record['held_out']['macro_f1']:.4f}" in card
     assert "| sport | 3 | 1 |" in card
@@ -273,10 +171,18 @@ def test_failed_run_leaves_the_previous_output_untouched(tiny_bert_dir, tmp_path
     assert [path.name for path in tmp_path.iterdir()] == ["artifacts"]
 
 
-def test_too_small_held_out_fraction_is_refused(tiny_bert_dir, tmp_path):
+def test_too_small_held_out_fraction_is_refused(tiny_bert_dir, tmp_path, capsys):
     args = tiny_run_args(tiny_bert_dir, tmp_path / "out")
     args[args.index("0.25")] = "0.1"  # 2 of 20 articles cannot cover 5 labels
 
-    with pytest.raises(SystemExit, match="fewer articles than there are labels"):
-        train.main(args)
+    assert train.main(args) == 2
+    assert "fewer articles than there are labels" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_more_frozen_layers_than_the_model_has_is_refused(tiny_bert_dir, tmp_path, capsys):
+    args = [*tiny_run_args(tiny_bert_dir, tmp_path / "out"), "--frozen-layers", "3"]  # the last one wins: 3 of 2
+
+    assert train.main(args) == 2
+    assert "3 frozen layers" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
