@@ -221,3 +221,15 @@ sagemaker-mme-artifact: setup ## one model's tarball for a multi-model endpoint:
 sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/bench.md
 	$(BIN)/python -m tools.sagemaker_deploy.cloudformation --output deploy/sagemaker
 # --- end scaling out ----------------------------------------------------------------------------------------------
+
+# --- reliability: hostile input, overload, faults, soak, log canary (reliability/, docs/reliability.md) -------------
+.PHONY: reliability reliability-quick
+RELIABILITY_OUT ?= docs
+SOAK_SECONDS    ?= 600
+
+reliability: setup check-java $(MODEL_DIR)/model.safetensors ## bad inputs next to good ones, 4x overload, worker kill, drain, soak, log canary; writes docs/reliability.md (~30 min)
+	$(BIN)/python -m reliability --out $(RELIABILITY_OUT) --model-dir $(MODEL_DIR) --soak-seconds $(SOAK_SECONDS)
+
+reliability-quick: setup check-java $(MODEL_DIR)/model.safetensors ## the fast subset (short load phases, no variants) into build/reliability-quick
+	$(BIN)/python -m reliability --quick --out build/reliability-quick --model-dir $(MODEL_DIR)
+# --- end reliability ----------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ burst may be split; `send_in_one_batch` then sends it again until one attempt wa
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,9 +16,9 @@ from dataclasses import dataclass
 
 import requests
 
+from reliability.served import BATCH_LINE
 from tools.server import LocalTorchServe, wait_for
 
-BATCH_LINE = re.compile(r"batch requests=(\d+) texts=(\d+) errors=(\d+)")
 LOG_DEADLINE = 30.0
 
 

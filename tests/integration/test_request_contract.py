@@ -9,49 +9,12 @@ import json
 
 import pytest
 
+from reliability.catalog_contract import CONTRACT_BAD_INPUTS as BAD_INPUTS
 from tests.integration.batches import send_in_one_batch
 
 pytestmark = pytest.mark.integration
 
 GOOD = ({"data": ["a good request"]}, "application/json")
-
-BAD_INPUTS = [
-    # (body, content type, status, error type, words the message must contain)
-    (b'{"data": ["unterminated', "application/json", 400, "InvalidInput", "malformed JSON"),
-    (b'{"texts": ["wrong field"]}', "application/json", 400, "InvalidInput", "unknown field"),
-    (b"{}", "application/json", 400, "InvalidInput", "exactly one of"),
-    (b'{"data": 42}', "application/json", 400, "InvalidInput", "'data' must be"),
-    (b'{"text": ["a list"]}', "application/json", 400, "InvalidInput", "'text' must be a string"),
-    (b'{"data": ["ok", null]}', "application/json", 400, "InvalidInput", "data[1]"),
-    (b"42", "application/json", 400, "InvalidInput", "got a number"),
-    (b"null", "application/json", 400, "InvalidInput", "got null"),
-    (b"true", "application/json", 400, "InvalidInput", "got a boolean"),
-    (b'{"data": []}', "application/json", 400, "InvalidInput", "no texts"),
-    (b'{"text": "   "}', "application/json", 400, "InvalidInput", "empty"),
-    (b'{"inputs": "x", "parameters": {"top_k": 0}}', "application/json", 400, "InvalidInput", "top_k"),
-    (
-        b'{"inputs": "x", "parameters": {"temperature": 1}}',
-        "application/json",
-        400,
-        "InvalidInput",
-        "temperature",
-    ),
-    (b"\xff\xfe\x00bad", "text/plain", 400, "InvalidInput", "UTF-8"),
-    (b'{"data": ["caf\xe9"]}', "application/json", 400, "InvalidInput", "utf-8"),
-    (b"", "text/plain", 400, "InvalidInput", "body is empty"),
-    (b'"ok"\n{"nope": 1}\n', "application/jsonlines", 400, "InvalidInput", "line 2"),
-    (b"a,b\n", "text/csv", 400, "InvalidInput", "row 1"),
-    (b'"unterminated\n', "text/csv", 400, "InvalidInput", "malformed CSV at line 1"),
-    (b"\x89PNG\r\n", "image/png", 415, "UnsupportedMediaType", "image/png"),
-    (b"hello", "text/plain; charset=klingon", 415, "UnsupportedMediaType", "charset"),
-    (
-        json.dumps({"data": ["t"] * 65}).encode(),
-        "application/json",
-        413,
-        "PayloadTooLarge",
-        "the limit is 64",
-    ),
-]
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "error_type", "words"), BAD_INPUTS)
