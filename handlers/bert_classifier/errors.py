@@ -55,6 +55,12 @@ class UnsupportedMediaType(ServingError):
     status = 415
 
 
+class ServiceUnavailable(ServingError):
+    """The server could not get to this request in time (retry it); never the client's mistake."""
+
+    status = 503
+
+
 class InternalError(ServingError):
     """A fault on our side (never the client's input). The message never contains input text."""
 
