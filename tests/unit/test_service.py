@@ -228,7 +228,8 @@ def test_a_batch_past_its_deadline_answers_the_rounds_not_started_503_cheapest_f
 
     assert [response.status for response in outcome.responses] == [200, 200, 503, 200]
     message = body_of(outcome.responses[2])["message"]
-    assert "batch_deadline_seconds" in message and "retry" in message
+    assert "batch_deadline_seconds" in message
+    assert "retry" in message
     assert outcome.stats.texts == 3 + 1 + 1  # both rounds that ran are counted
 
 
