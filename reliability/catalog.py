@@ -2,7 +2,8 @@
 our own adversarial ones. `build_catalog(limits)` returns them all; sizes follow the configured limits.
 
 Where the issue leaves a choice to the fix (a lone surrogate: 400 or a documented replacement), a case accepts
-each allowed status. Heavy but admissible work (64 long texts, window mode) may be a 200 or a 413 naming a cap.
+each allowed status. Heavy but admissible work (64 long texts, window mode) may be a 200, a 413 naming a cap, or
+(several in one batch) a 503 for the requests the batch had no time left for (`batch_deadline_seconds`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def issue_cases() -> list[Case]:
         raw("issue-3-punycode-1mb", "issue", "charset=punycode, `x-` and 1,000,000 digits",
             b"x-" + b"9" * 1_000_000, "application/octet-stream; charset=punycode", 415),
         raw("issue-4-form-bad-percent", "issue", "form post `text=Shares fell 50% today` (a bad % escape)",
-            b"text=Shares fell 50% today " + C, "application/x-www-form-urlencoded", 400),
+            b"text=Shares fell 50% today " + C, "application/x-www-form-urlencoded", 500, frontend_limit=True),
         raw("issue-5-csv-lowercase-header", "issue", "CSV with a header row, header name `content-type` in lower case",
             csv_body, None, 200, ("content-type", "text/csv"), results=2, answer_type="text/csv"),
         raw("issue-6-json-charset-bare-string", "issue", "bare JSON string with `application/json; charset=utf-8`",
@@ -73,12 +74,12 @@ def code_cases(limits: Limits) -> list[Case]:
             heavy, JSON, (200, 413), cost_bound=False),
         raw("code-batch-of-64-long-texts", "code",
             f"{limits.batch_size} requests at once, each {texts} texts of ~1500 tokens (truncate mode)",
-            heavy, JSON, (200, 413), cost_bound=False, copies=limits.batch_size),
+            heavy, JSON, (200, 413, 503), cost_bound=False, copies=limits.batch_size),
         raw("code-window-64-long-texts", "code", f"window mode: JSON list of {texts} texts of ~1500 tokens",
             heavy, JSON, (200, 413), cost_bound=False, server="window"),
         raw("code-window-batch-of-64-long-texts", "code",
             f"window mode: {limits.batch_size} requests at once, each {texts} texts of ~1500 tokens",
-            heavy, JSON, (200, 413), cost_bound=False, copies=limits.batch_size, server="window"),
+            heavy, JSON, (200, 413, 503), cost_bound=False, copies=limits.batch_size, server="window"),
     ]  # fmt: skip
     if limits.frontend_bytes > limits.body_bytes:
         over = limits.frontend_bytes + 1

@@ -124,7 +124,7 @@ def run_case(served: Served, case: Case, refs: dict, baseline: float, timeout: f
         handler_requests=sum(requests for requests, _, _ in batches),
         worker_cpu_seconds=worker_cpu, cost_cpu_seconds=max(worker_cpu - baseline * good_share, 0.0),
         frontend_cpu_seconds=spent(frontend_before, cpu_seconds(list(frontend_before))), restarted=restarted,
-        cost_bound=case.cost_bound,
+        cost_bound=case.cost_bound, frontend_limit=case.frontend_limit,
     )  # fmt: skip
     if restarted or served.worker_pids() != pids_after:
         result.restarted = True

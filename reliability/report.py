@@ -89,10 +89,13 @@ def _summary(result: RunResult) -> list[str]:
         restarted = [c for c in cases if c.restarted]
         costly = max(cases, key=lambda c: c.cost_cpu_seconds if c.cost_bound else 0.0)
         shared = Counter(case.shared_batch for case in cases)
+        limited = [case for case in cases if case.frontend_limit]
         rows += [
             ("bad inputs: kinds tried", f"{len(cases)} ({', '.join(f'{k} {v}' for k, v in sorted(sources.items()))})",
              ""),
             ("answered as the contract says", f"{len(cases) - len(wrong)} of {len(cases)} kinds", holds(wrong)),
+            ("TorchServe frontend limits (README)", f"{len(limited)} kinds: form posts it cannot decode get its own "
+             "500, which repeats the form", "known" if limited else ""),
             ("neighbours harmed", f"{sum(len(c.harmed) for c in cases)} of {sum(len(c.neighbours) for c in cases)} "
              f"in {len(harmed)} kinds", holds(harmed)),
             ("worker restarts from input", f"{len(restarted)} kinds", holds(restarted)),
@@ -150,7 +153,7 @@ def _cases(result: RunResult) -> list[str]:
             _answer(case), f"{len(case.neighbours) - len(case.harmed)}/{len(case.neighbours)}", case.shared_batch,
             f"{max(a.seconds for a in case.bad):.2f}", f"{case.cost_cpu_seconds:.2f}",
             "**yes**" if case.restarted else "no",
-            "; ".join(case.problems) or "holds",
+            "; ".join(case.problems) or ("TorchServe frontend limit (README)" if case.frontend_limit else "holds"),
         )
         for case in result.cases
     ]  # fmt: skip

@@ -67,6 +67,8 @@ class CaseResult:
     restarted: bool
     cost_bound: bool = True
     """Held to the bound on worker CPU (admissible heavy work is not)."""
+    frontend_limit: bool = False
+    """Answered by TorchServe's frontend in a way no handler can change (`Case.frontend_limit`)."""
     recovery_seconds: float | None = None
     problems: list[str] = field(default_factory=list)
 

@@ -37,7 +37,7 @@ def judge_case(case: Case, result: CaseResult) -> list[str]:
     problems = [
         f"{count} of {len(result.bad)} copies: {p}" if len(result.bad) > 1 else p for p, count in per_copy.items()
     ]
-    if result.echoed:
+    if result.echoed and not case.frontend_limit:
         problems.append("the answer quotes the request's text")
     harmed = result.harmed
     if harmed:

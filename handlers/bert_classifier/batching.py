@@ -27,3 +27,22 @@ def plan_micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[i
 def _fits(batch: list[int], lengths: Sequence[int], length: int, token_budget: int) -> bool:
     longest = lengths[batch[0]]
     return (len(batch) + 1) * longest <= token_budget and 2 * length >= longest
+
+
+def plan_rounds(sizes: Sequence[int], limit: int) -> list[list[int]]:
+    """Group indices of `sizes` into rounds whose sizes add up to at most `limit`, smallest first.
+
+    Used for the requests of one batch (sizes in tokens): many small requests share one round, a large one has a
+    round of its own, so the work of any round is at most one admissible request's or `limit`. Every index
+    appears exactly once; the caller restores the original order.
+    """
+    rounds: list[list[int]] = []
+    total = 0
+    for index in sorted(range(len(sizes)), key=lambda i: sizes[i]):
+        if rounds and total + sizes[index] <= limit:
+            rounds[-1].append(index)
+            total += sizes[index]
+        else:
+            rounds.append([index])
+            total = sizes[index]
+    return rounds

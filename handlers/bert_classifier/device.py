@@ -24,8 +24,8 @@ def select_dtype(device: torch.device, precision: str) -> torch.dtype:
             return torch.bfloat16
         return torch.float32 if precision == "fp32" else torch.float16
     if precision in ("auto", "bf16"):
-        # Measured on the default model: the same held-out accuracy as fp32, 1.5-2.3x the served throughput
-        # (docs/bench.md, the model card).
+        # Where the CPU has native bf16: the accuracy and the speed against fp32 are in docs/bench.md and the
+        # model card; `engine: auto` probes it against fp32 at start-up rather than trusting either.
         if cpu_supports_bf16():
             return torch.bfloat16
         if precision == "bf16":

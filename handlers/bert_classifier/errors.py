@@ -61,6 +61,12 @@ class TooManyRequests(ServingError):
     status = 429
 
 
+class ServiceUnavailable(ServingError):
+    """The server could not get to this request in time (retry it); never the client's mistake."""
+
+    status = 503
+
+
 class InternalError(ServingError):
     """A fault on our side (never the client's input). The message never contains input text."""
 

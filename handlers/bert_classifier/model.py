@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -43,6 +44,11 @@ class BatchStats:
     truncated: int = 0
     tokenize_seconds: float = 0.0
     model_seconds: float = 0.0
+
+    def add(self, other: BatchStats) -> None:
+        """Count `other` (another round of the same batch) in these stats."""
+        for name in (f.name for f in dataclasses.fields(self)):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def padding_ratio(self) -> float:

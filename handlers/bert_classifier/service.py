@@ -16,6 +16,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .batching import plan_rounds
 from .codecs import (
     NATIVE,
     UNNAMED_MODEL,
@@ -26,7 +27,7 @@ from .codecs import (
     decode_request,
     encode_results,
 )
-from .errors import InternalError, InvalidInput, PayloadTooLarge, ServingError
+from .errors import InternalError, InvalidInput, PayloadTooLarge, ServiceUnavailable, ServingError
 from .explain import Explainer, ExplanationBudget, explanation_format
 from .model import BatchStats, TextClassifier
 from .results import TextScores, format_result
@@ -170,12 +171,14 @@ class InferenceService:
 
     def handle_batch(self, requests: Sequence[Request], log_batch: bool = True) -> BatchOutcome:
         """Answer every request, each with its own answer or its own error: the predictions first, all
-        classified together, then the explanations (`Request.explain`), one by one within the batch's budget."""
-        outcome = self._predict_batch([request for request in requests if not request.explain])
+        classified together, then the explanations (`Request.explain`), one by one within the batch's budget.
+        Work not started by `batch_deadline_seconds` answers 503."""
+        deadline = time.monotonic() + self.settings.batch_deadline_seconds
+        outcome = self._predict_batch([request for request in requests if not request.explain], deadline)
         asked = [request for request in requests if request.explain]
         if asked:
             started, budget = time.perf_counter(), ExplanationBudget(self.settings.max_explained_texts_per_batch)
-            explained = iter([self._guarded(self._explain, r, budget, protocol=r.protocol) for r in asked])
+            explained = iter([self._explain_in_time(request, budget, deadline) for request in asked])
             outcome.explain_seconds, outcome.explained_texts = time.perf_counter() - started, budget.used
             predicted = iter(outcome.responses)
             outcome.responses = [next(explained) if request.explain else next(predicted) for request in requests]
@@ -184,12 +187,12 @@ class InferenceService:
             _log_batch(len(requests), outcome)
         return outcome
 
-    def _predict_batch(self, requests: Sequence[Request]) -> BatchOutcome:
+    def _predict_batch(self, requests: Sequence[Request], deadline: float) -> BatchOutcome:
         """Each request is decoded and tokenized on its own, the texts of all that succeeded are classified
-        together (sorted by length)."""
+        together (sorted by length, in rounds: `_score`)."""
         prepared = [self._guarded(self._prepare, request, protocol=request.protocol) for request in requests]
         ready = [item for item in prepared if isinstance(item, _Prepared)]
-        scores, stats = self._score(ready)
+        scores, stats = self._score(ready, deadline)
         answers = iter(scores)
         responses = [
             item if isinstance(item, Response) else self._answer_guarded(item, next(answers)) for item in prepared
@@ -222,6 +225,12 @@ class InferenceService:
         response_format = choose_response_format(accept, parsed.format, parsed.protocol.response_types)
         return _Prepared(parsed, response_format, self._encode(parsed))
 
+    def _explain_in_time(self, request: Request, budget: ExplanationBudget, deadline: float) -> Response:
+        """An explanation holds the worker for seconds: none starts after the batch's deadline."""
+        if time.monotonic() > deadline:
+            return self._out_of_time(request)
+        return self._guarded(self._explain, request, budget, protocol=request.protocol)
+
     def _explain(self, request: Request, budget: ExplanationBudget) -> Response:
         parsed = self._decode(request)
         return self._guarded(self._explained, parsed, request.accept, budget, protocol=parsed.protocol)
@@ -241,18 +250,43 @@ class InferenceService:
             )
         return encoded
 
-    def _score(self, ready: list[_Prepared]) -> tuple[list[list[TextScores] | Response], BatchStats]:
-        """Scores per ready request. If the batch fails, each request is run alone, so a fault that one request
-        causes is that request's 500 and the others still get their answers."""
-        if not ready:
-            return [], BatchStats()
-        together = guarded(self.classifier.score, [item.encoded for item in ready])
+    def _score(self, ready: list[_Prepared], deadline: float) -> tuple[list[list[TextScores] | Response], BatchStats]:
+        """Scores per ready request, in rounds of at most `max_tokens_per_request` tokens, cheapest requests first
+        (a batch of short requests is one round). A round not started by `deadline` answers its requests 503, so
+        one batch of heavy requests cannot run past TorchServe's `responseTimeout` and fail all of them."""
+        scores: list = [None] * len(ready)
+        stats = BatchStats()
+        rounds = plan_rounds([item.encoded.tokens for item in ready], self.settings.max_tokens_per_request)
+        for number, members in enumerate(rounds):
+            members = sorted(members)  # request order within a round
+            items = [ready[i] for i in members]
+            if number and time.monotonic() > deadline:
+                outcome = [self._out_of_time(item) for item in items]
+            else:
+                outcome, round_stats = self._score_round(items)
+                stats.add(round_stats)
+            for index, answer in zip(members, outcome, strict=True):
+                scores[index] = answer
+        return scores, stats
+
+    def _score_round(self, items: list[_Prepared]) -> tuple[list[list[TextScores] | Response], BatchStats]:
+        """Scores of requests classified together. If that fails, each request is run alone, so a fault that one
+        request causes is that request's 500 and the others still get their answers."""
+        together = guarded(self.classifier.score, [item.encoded for item in items])
         if not isinstance(together, Response):
             return together
-        log.warning("a batch of %d requests failed; running each request alone", len(ready))
-        alone = [self._guarded(self.classifier.score, [item.encoded], protocol=item.protocol) for item in ready]
-        stats = BatchStats(texts=sum(len(item.parsed.texts) for item in ready))
+        log.warning("a round of %d requests failed; running each request alone", len(items))
+        alone = [self._guarded(self.classifier.score, [item.encoded], protocol=item.protocol) for item in items]
+        stats = BatchStats(texts=sum(len(item.parsed.texts) for item in items))
         return [outcome if isinstance(outcome, Response) else outcome[0][0] for outcome in alone], stats
+
+    def _out_of_time(self, item: _Prepared | Request) -> Response:
+        seconds = self.settings.batch_deadline_seconds
+        error = ServiceUnavailable(
+            f"the batch this request arrived in used its {seconds:g} s (batch_deadline_seconds) on other requests "
+            "first; retry it"
+        )
+        return error_response(error, item.protocol, self.model)
 
     def _answer_guarded(self, item: _Prepared, scores: list[TextScores] | Response) -> Response:
         return self._guarded(self._answer, item, scores, protocol=item.protocol)

@@ -37,8 +37,12 @@ class Settings:
     max_tokens_per_request: int = 16384
     """More model input than this in one request (tokens of every segment, special tokens included) is a 413.
     The default, 64 texts x 256 tokens, never stops a request in `truncate` mode; it bounds `window` mode, where
-    each text may be up to `max_windows` segments. A batch's work is at most `batchSize` times this, which
-    `responseTimeout` must cover (README "Reliability and limits")."""
+    each text may be up to `max_windows` segments. It also bounds one round of a batch (`batch_deadline_seconds`)."""
+    batch_deadline_seconds: float = 25.0
+    """Once a batch has run this long, its requests not yet classified get a 503 (retry) instead of running.
+    Requests run in rounds of at most `max_tokens_per_request` tokens, cheapest first, so a batch lasts at most
+    this plus one round: keep that under TorchServe's `responseTimeout`, past which the worker is killed and every
+    request of the batch fails (README "Reliability and limits")."""
     max_request_bytes: int = 6 * 1024 * 1024
     """A larger body is a 413 that names this limit. Keep TorchServe's `max_request_size` above it: the
     frontend's own 413 has an empty body."""
@@ -87,6 +91,7 @@ class Settings:
         _require(self.token_budget >= self.max_length, "token_budget must be at least max_length")
         _require(self.max_texts_per_request >= 1, "max_texts_per_request must be at least 1")
         _require(self.max_tokens_per_request >= self.max_length, "max_tokens_per_request must be at least max_length")
+        _require(self.batch_deadline_seconds > 0, "batch_deadline_seconds must be positive")
         _require(self.max_request_bytes >= 1, "max_request_bytes must be at least 1")
         _require(self.top_k >= 1, "top_k must be at least 1")
         _require(self.long_text in LONG_TEXT_MODES, f"long_text must be one of {LONG_TEXT_MODES}")

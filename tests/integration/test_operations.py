@@ -151,6 +151,10 @@ def test_input_text_and_authorization_header_never_reach_the_logs(server, predic
     # A form value with a stray '%': TorchServe's decoder fails with an exception whose message quotes the body.
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     assert predict(f"text={secret_text} 50% off".encode(), headers=form).status_code == 500
+    # TorchServe also reads inputs from query parameters, and its access log writes the whole request line.
+    hidden = server.all_logs().count("/predictions/tiny?<query hidden>")
+    predict(json={"text": "x"}, path="tiny?text=" + secret_text.replace(" ", "+"))
+    wait_for(lambda: server.all_logs().count("/predictions/tiny?<query hidden>") > hidden, 30, "the access line")
     wait_for(
         lambda: sum(batch.errors for batch in batches_after(server, seen_model_log)) >= 2,
         30,
@@ -261,13 +265,14 @@ def test_json_log_format_writes_one_json_object_per_line(model_store):
     server.start("tiny=tiny_batching.mar")
     try:
         wait_ready(ManagementClient(server.management_url), "tiny", inference_url=server.inference_url, timeout=240)
-        requests.post(f"{server.inference_url}/predictions/tiny", json={"text": "x"}, timeout=30)
+        requests.post(f"{server.inference_url}/predictions/tiny?text=zebra-quokka", json={"text": "x"}, timeout=30)
         wait_for(lambda: "batch requests=" in server.model_log(), 30, "the batch log line")
         for name in ("ts_log.log", "model_log.log", "access_log.log"):
             lines = (server.log_dir / name).read_text().splitlines()
             records = [json.loads(line) for line in lines]
             assert records, name
             assert all({"time", "message"} <= set(record) for record in records)
+            assert "zebra-quokka" not in "".join(lines)  # the query string is hidden here too
     finally:
         server.stop()
         server.cleanup()

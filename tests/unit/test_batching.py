@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bert_classifier.batching import plan_micro_batches
+from bert_classifier.batching import plan_micro_batches, plan_rounds
 
 pytestmark = pytest.mark.unit
 
@@ -97,3 +97,19 @@ def test_ties_keep_the_original_order():
 
 def test_no_lengths_no_micro_batches():
     assert plan_micro_batches([], 100) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=LENGTHS, limit=BUDGETS)
+def test_rounds_hold_every_index_once_smallest_first_within_the_limit(sizes, limit):
+    rounds = plan_rounds(sizes, limit)
+
+    flat = [index for members in rounds for index in members]
+    assert sorted(flat) == list(range(len(sizes)))
+    assert [sizes[i] for i in flat] == sorted(sizes)  # the cheapest requests run first
+    for members in rounds:
+        assert len(members) == 1 or sum(sizes[i] for i in members) <= limit
+
+
+def test_small_requests_share_one_round_and_a_large_one_runs_alone():
+    assert plan_rounds([20, 16370, 30, 25], 16384) == [[0, 3, 2], [1]]

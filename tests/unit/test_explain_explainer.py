@@ -144,6 +144,20 @@ def test_explanations_beyond_the_batch_budget_are_a_429_and_the_rest_of_the_batc
     assert outcome.errors == {"TooManyRequests": 1}
 
 
+def test_an_explanation_not_started_by_the_batch_deadline_is_a_503_and_the_rest_of_the_batch_is_answered(
+    service, monkeypatch
+):
+    times = [0.0, 1.0, 99.0]  # the batch starts, the first explanation starts in time, the second does not
+    monkeypatch.setattr("bert_classifier.service.time.monotonic", lambda: times.pop(0) if len(times) > 1 else times[0])
+
+    outcome = service.handle_batch([explanation({"text": TEXT}), prediction(TEXT), explanation({"text": OTHER})])
+
+    assert [response.status for response in outcome.responses] == [200, 200, 503]
+    assert "batch_deadline_seconds" in json.loads(outcome.responses[2].body)["message"]
+    assert outcome.explained_texts == 1
+    assert outcome.errors == {"ServiceUnavailable": 1}
+
+
 def test_explanation_parameters_on_a_prediction_are_a_400(service):
     request = Request(json.dumps({"text": TEXT, "parameters": {"target": "tech"}}).encode(), "application/json")
 

@@ -231,6 +231,15 @@ def test_a_case_holds_only_with_the_expected_typed_answer_and_no_harm():
     assert any(problem.startswith("cost") for problem in problems)
 
 
+def test_a_frontend_limit_is_held_to_torchserves_own_500_and_its_echo_is_not_a_problem_but_harm_still_is():
+    limit = raw("f", "adversarial", "", b"text=%ZZ", "application/x-www-form-urlencoded", 500, frontend_limit=True)
+    own_500 = Answer(500, 0.1, "error", error_type="ErrorDataDecoderException", message="Invalid hex byte")
+    assert judge_case(limit, _case_result(limit, own_500, echoed=True, frontend_limit=True)) == []
+    assert judge_case(limit, _case_result(limit, Answer(200, 0.1, "results"), frontend_limit=True))
+    harmed = _case_result(limit, own_500, neighbours=[NeighbourAnswer("n", 503, 0.1, False)], frontend_limit=True)
+    assert judge_case(limit, harmed) == ["1 of 1 neighbours harmed (503)"]
+
+
 def test_a_refusal_by_closing_the_connection_holds_only_where_allowed_and_200s_are_counted():
     closing = raw("c", "code", "", b"x", "text/plain", 413, typed=False, closes_ok=True)
     assert judge_case(closing, _case_result(closing, Answer(0, 1.0, "none", error="reset"))) == []

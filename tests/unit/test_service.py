@@ -217,6 +217,34 @@ def test_window_mode_counts_every_window_against_the_token_cap(tiny_bert_dir):
     assert capped.handle(Request("word " * 60, "text/plain")).status == 413  # 5 windows
 
 
+def test_a_batch_past_its_deadline_answers_the_rounds_not_started_503_cheapest_first(tiny_bert_dir, monkeypatch):
+    settings = Settings(max_length=16, max_tokens_per_request=48, batch_deadline_seconds=0.5)
+    capped = InferenceService.load(tiny_bert_dir, settings)
+    heavy = Request(json.dumps({"data": ["word " * 20] * 3}).encode(), "application/json")  # 48 tokens: a round
+    clock = iter([0.0, 0.1, 9.0, 9.0])  # the batch starts, round 2 starts in time, round 3 does not
+    monkeypatch.setattr("bert_classifier.service.time.monotonic", lambda: next(clock))
+
+    outcome = capped.handle_batch([heavy, good(), heavy, good()])
+
+    assert [response.status for response in outcome.responses] == [200, 200, 503, 200]
+    message = body_of(outcome.responses[2])["message"]
+    assert "batch_deadline_seconds" in message
+    assert "retry" in message
+    assert outcome.stats.texts == 3 + 1 + 1  # both rounds that ran are counted
+
+
+def test_a_batch_of_short_requests_is_one_round_whatever_the_deadline(tiny_bert_dir, monkeypatch):
+    capped = InferenceService.load(tiny_bert_dir, Settings(batch_deadline_seconds=1e-9))
+    calls = []
+    original = capped.classifier.score
+    monkeypatch.setattr(capped.classifier, "score", lambda encoded: calls.append(len(encoded)) or original(encoded))
+
+    outcome = capped.handle_batch([good(), good("two"), good("three")])
+
+    assert [response.status for response in outcome.responses] == [200, 200, 200]
+    assert calls == [3]
+
+
 def test_a_batch_of_only_invalid_requests_does_not_call_the_classifier(service, monkeypatch):
     def must_not_run(encoded):
         raise AssertionError("score called")

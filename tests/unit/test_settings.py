@@ -239,3 +239,11 @@ def test_the_frontends_body_limit_is_the_handlers_so_there_is_one_limit():
     handler = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
     assert int(properties["max_request_size"]) == Settings().max_request_bytes
     assert "max_request_bytes" not in handler  # the default is the one home of the number
+
+
+def test_a_batch_deadline_leaves_half_of_response_timeout_for_its_last_round():
+    """A batch stops starting rounds at `batch_deadline_seconds`; the round already running (at most one
+    admissible request's tokens) must still finish before TorchServe's `responseTimeout` kills the worker."""
+    config = yaml.safe_load((ROOT / "model-config.yaml").read_text())
+    settings = read_settings(config["handler"], env={})
+    assert settings.batch_deadline_seconds <= config["responseTimeout"] / 2

@@ -24,8 +24,8 @@ class TorchEngine:
         self.device = next(model.parameters()).device
         self.dtype = select_dtype(self.device, precision)
         if self.dtype != torch.float32:
-            # Half-precision weights, cast once: autocast would re-cast every weight on every forward (measured
-            # 5-15% slower on CPU). `TextClassifier` turns the logits back into fp32 before the softmax.
+            # Half-precision weights, cast once: autocast would re-cast every weight on every forward.
+            # `TextClassifier` turns the logits back into fp32 before the softmax.
             self.model.to(self.dtype)
         self.variant = Variant("torch", PRECISIONS[self.dtype])
         self._pad = pad_token_id
