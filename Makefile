@@ -25,9 +25,12 @@ SERVE_CONFIG  := $(if $(filter on,$(AUTH)),build/config.auth.properties,$(TS_CON
 LOG_CONFIG    := $(if $(filter json,$(LOG_FORMAT)),log4j2-json.xml,log4j2.xml)
 WORKERS       ?=
 MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
+# Explanations run on their own workers: the same archive registered a second time (README "Explanations").
+EXPLAIN_MODEL ?= $(MODEL_NAME)_explain
+EXPLAIN_WORKERS ?= 1
 
-.PHONY: help run setup check-java model archive serve stop predict test test-unit test-integration lint format clean \
-	models describe register unregister scale set-default wait-ready rollout
+.PHONY: help run setup check-java model archive serve stop predict explain test test-unit test-integration lint format \
+	clean models describe register unregister scale set-default wait-ready rollout
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,6 +79,8 @@ serve: setup check-java $(MAR) ## start TorchServe with the archive; returns whe
 	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) --log-config $(LOG_CONFIG) \
 	  --models $(MODEL_NAME)=$(MODEL_NAME).mar > logs/torchserve.out 2>&1 || { cat logs/torchserve.out; exit 1; }
 	$(MANAGE) wait-ready $(MODEL_NAME) --timeout 300
+	$(MANAGE) register $(MODEL_NAME).mar --model-name $(EXPLAIN_MODEL) --workers $(EXPLAIN_WORKERS) --batch-size 1
+	$(MANAGE) wait-ready $(EXPLAIN_MODEL) --timeout 300
 
 rollout: ## replace OLD_VERSION by VERSION from MAR_FILE without failing a request: make rollout MAR_FILE=v2.mar VERSION=2.0 OLD_VERSION=1.0
 	$(MANAGE) rollout $(MODEL_NAME) $(MAR_FILE) --new-version $(VERSION) --old-version $(OLD_VERSION) \
@@ -109,6 +114,11 @@ stop: ## stop TorchServe
 
 predict: ## classify held-out BBC articles through the running server
 	$(BIN)/python -m tools.demo --url $(INFERENCE)/predictions/$(MODEL_NAME) --model-dir $(MODEL_DIR)
+
+explain: ## explain TEXT with the running server, words shaded by attribution: make explain TEXT="..." [HTML=page.html]
+	@test -n "$$TEXT" || { echo 'usage: make explain TEXT="..." [HTML=page.html] [TARGET=label]' >&2; exit 2; }
+	$(BIN)/python -m tools.explain --url $(INFERENCE)/explanations/$(EXPLAIN_MODEL) $(if $(HTML),--html $(HTML)) \
+	  $(if $(TARGET),--target $(TARGET)) -- "$$TEXT"
 
 # The `model` tests serve the trained default model: `make test` builds it first when artifacts/ has none, so they
 # never skip (pytest fails them without it).

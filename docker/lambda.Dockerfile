@@ -15,6 +15,7 @@ ARG MODEL_SOURCE=artifacts
 # Where pip gets torch, replacing PyTorch's CPU index (see docker/Dockerfile).
 ARG TORCH_PIP_ARGS=
 
+# MPLCONFIGDIR: matplotlib, which Captum imports for explanations, needs a writable folder (no home here).
 # DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN; it is a switch, not a secret.
 # hadolint ignore=DL3064
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     TOKENIZERS_PARALLELISM=false \
     HF_HOME=/tmp/huggingface \
+    MPLCONFIGDIR=/tmp/matplotlib \
     MODEL_DIR=/var/task/model
 
 # The serving core's pins: pyproject.toml's [tool.bert-torchserve] core-packages, the one list script mode's

@@ -16,6 +16,7 @@ from ts.torch_handler.base_handler import BaseHandler
 from bert_classifier.activity import busy
 from bert_classifier.codecs import ModelIdentity
 from bert_classifier.codecs.open_inference import TORCHSERVE_GRPC
+from bert_classifier.explain import CUSTOM_ATTRIBUTES, custom_attributes_ask
 from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
 from bert_classifier.service import Request, Response, guarded
 from bert_classifier.startup import start_service
@@ -110,7 +111,18 @@ def _request(row, context, index: int) -> Request:
         accept=headers.get("accept"),
         headers=headers,
         protocol=TORCHSERVE_GRPC if _from_open_inference_grpc(properties) else None,
+        explain=_explanation_asked(properties, headers),
     )
+
+
+def _explanation_asked(properties: dict, headers: dict[str, str]) -> bool:
+    """TorchServe's frontend sets the `explain` property, exactly so named, to "True" on /explanations/<model>,
+    /v1/models/<model>:explain and /v2/models/<model>/explain and to "False" on their prediction routes, after the
+    client's headers (which cannot override it). On the routes where it sets none (SageMaker's /invocations), the
+    client asks with `explain=true` in X-Amzn-SageMaker-Custom-Attributes."""
+    if "explain" in properties:
+        return properties["explain"] == "True"
+    return custom_attributes_ask(headers.get(CUSTOM_ATTRIBUTES))
 
 
 def _headers(properties: dict) -> dict[str, str]:

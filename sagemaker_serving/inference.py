@@ -17,6 +17,11 @@ JSON error (first line) followed by its stack trace; our own image answers the J
 
 Accept. The toolkit replaces a missing or `*/*` Accept with `$SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`
 (application/json), so here a CSV request without Accept gets JSON; set Accept (Batch Transform: `Accept`).
+
+Explanations. A request with `explain=true` in its Custom Attributes (boto3: `invoke_endpoint(...,
+CustomAttributes="explain=true")`) is explained instead of classified (README "Explanations"). The toolkit hands
+`predict_fn` the model server's context, whose first request is this one at the toolkit's batch size of 1 (it
+reads every request's Content-Type from the first request's headers too). Without a context: a prediction.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from bert_classifier.codecs import ParsedRequest, choose_response_format, decode_request, encode_results
 from bert_classifier.device import usable_cores
 from bert_classifier.errors import InternalError, ServingError
+from bert_classifier.explain import CUSTOM_ATTRIBUTES, custom_attributes_ask, explanation_format
 from bert_classifier.service import InferenceService
 from bert_classifier.settings import Settings, read_model_config, settings_from_model_config
 from bert_classifier.startup import start_service
@@ -49,6 +55,7 @@ class Prediction:
 
     results: list[dict]
     request: ParsedRequest
+    explanation: bool = False
 
 
 def model_fn(model_dir: str, context=None) -> InferenceService:
@@ -69,10 +76,15 @@ def input_fn(input_data, content_type: str | None) -> ParsedRequest:
         raise _for_container(error) from None
 
 
-def predict_fn(data: ParsedRequest, model: InferenceService) -> Prediction:
-    """Classify the request's texts with the same code path and batching as the TorchServe handler."""
+def predict_fn(data: ParsedRequest, model: InferenceService, context=None) -> Prediction:
+    """Classify the request's texts with the same code path and batching as the TorchServe handler, or explain
+    them when the request asks (see the module docstring)."""
     try:
+        if _explanation_asked(context):
+            return Prediction(model.explain(data), data, explanation=True)
         return Prediction(model.predict(data), data)
+    except ServingError as error:  # a client's mistake in an explanation request (413, 400, ...)
+        raise _for_container(error) from None
     except Exception:
         log.exception("inference failed for a request of %d texts", len(data.texts))
         raise _for_container(InternalError("inference failed")) from None
@@ -81,7 +93,8 @@ def predict_fn(data: ParsedRequest, model: InferenceService) -> Prediction:
 def output_fn(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
     """Encode for the Accept header; (body, Content-Type) so the toolkit sends the type we produced."""
     try:
-        response_format = choose_response_format(accept, prediction.request.format)
+        negotiate = explanation_format if prediction.explanation else choose_response_format
+        response_format = negotiate(accept, prediction.request.format)
     except ServingError as error:
         raise _for_container(error) from None
     return encode_results(prediction.results, prediction.request.single, response_format)
@@ -97,6 +110,14 @@ def _model_config() -> dict:
 def _settings() -> Settings:
     """Handler settings from model-config.yaml, overridden by `BERT_CLASSIFIER_*` variables; read once."""
     return settings_from_model_config(_model_config(), os.environ)
+
+
+def _explanation_asked(context) -> bool:
+    if context is None:
+        return False
+    headers = context.request_processor[0].get_request_properties() or {}
+    lowered = {str(name).lower(): value for name, value in headers.items() if isinstance(value, str)}
+    return custom_attributes_ask(lowered.get(CUSTOM_ATTRIBUTES))
 
 
 def _gpu_id(context) -> int | str | None:

@@ -1,6 +1,8 @@
 """AWS Lambda behind API Gateway (proxy integration, REST API v1 and HTTP API v2 events) over the core.
 
     POST /classify  (any path the API routes here)  ->  bert_classifier.InferenceService.handle
+    POST /explanations  (any path whose last segment is `explanations`)  ->  the same, explained (README
+                        "Explanations": allow for its cost in the function's timeout)
 
 The event gives the body (base64-encoded when `isBase64Encoded` is true) and the headers (any case; v2 sends
 them lower-case). The answer is `{"statusCode", "headers", "body", "isBase64Encoded": false}` with CORS
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
 
 DEFAULT_MODEL_DIRS = (Path("/opt/ml/model"), Path("/var/task/model"))
+EXPLANATION_SEGMENT = "explanations"
+"""The last path segment that asks for an explanation, as TorchServe's /explanations route."""
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "OPTIONS,POST",
@@ -85,7 +89,13 @@ def _method(event: dict) -> str:
 
 def _request(event: dict) -> Request:
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
-    return Request(_body(event), headers.get("content-type"), headers.get("accept"))
+    return Request(_body(event), headers.get("content-type"), headers.get("accept"), explain=_explanation_route(event))
+
+
+def _explanation_route(event: dict) -> bool:
+    """HTTP API (v2) events carry the path in `rawPath`, REST API (v1) events in `path`."""
+    path = str(event.get("rawPath") or event.get("path") or "")
+    return path.rstrip("/").rsplit("/", 1)[-1] == EXPLANATION_SEGMENT
 
 
 def _body(event: dict) -> bytes | str | None:

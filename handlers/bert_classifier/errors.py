@@ -55,6 +55,12 @@ class UnsupportedMediaType(ServingError):
     status = 415
 
 
+class TooManyRequests(ServingError):
+    """The batch has no room left for this request's work (explanations); the client may retry."""
+
+    status = 429
+
+
 class ServiceUnavailable(ServingError):
     """The server could not get to this request in time (retry it); never the client's mistake."""
 

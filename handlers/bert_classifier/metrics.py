@@ -44,6 +44,8 @@ def batch_metrics(requests: int, outcome: BatchOutcome) -> list[Metric]:
         Metric("bert_batch_texts", stats.texts, GAUGE),
         Metric("bert_batch_tokens", stats.padded_tokens, GAUGE),
         Metric("bert_padding_ratio", stats.padding_ratio, GAUGE, "Ratio"),
+        Metric("bert_explained_texts_total", outcome.explained_texts, COUNTER),
+        Metric("bert_explain_milliseconds_total", outcome.explain_seconds * 1000, COUNTER, "ms"),
     ]
     metrics += [
         Metric("bert_request_errors_total", count, COUNTER, error_type=error_type)

@@ -82,6 +82,8 @@ class TextClassifier:
         """The torch model (None when another engine runs)."""
         self.device = self.engine.device
         self.selection = Selection(self.engine)
+        self.model_dir: Path | None = None
+        """Where `load` read the model from (explanations load the torch model from it when another engine runs)."""
 
     @property
     def forward_kind(self) -> str:
@@ -91,7 +93,7 @@ class TextClassifier:
     @classmethod
     def load(cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu") -> TextClassifier:
         """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`."""
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # a progress bar per worker start only clutters the log
@@ -105,10 +107,7 @@ class TextClassifier:
         _check_positions(AutoConfig.from_pretrained(str(model_dir), local_files_only=True), settings.max_length)
 
         def load_model():
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(model_dir), local_files_only=True, use_safetensors=True
-            )
-            return model.to(device).eval()
+            return load_torch_model(model_dir, device)
 
         def run(engine: Engine) -> None:
             cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(PROBE_TEXTS)
@@ -118,6 +117,7 @@ class TextClassifier:
         )
         classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine)
         classifier.selection = selection
+        classifier.model_dir = Path(model_dir)
         return classifier
 
     def encode(self, texts: Sequence[str]) -> EncodedTexts:
@@ -197,6 +197,16 @@ class TextClassifier:
         logits = self.engine.logits(groups).float()
         scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
         return scores.cpu()
+
+
+def load_torch_model(model_dir: str | Path, device: torch.device | str = "cpu"):
+    """The Hugging Face model saved in `model_dir` (safetensors weights, as saved: fp32), on `device`, in eval mode."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(model_dir), local_files_only=True, use_safetensors=True
+    )
+    return model.to(device).eval()
 
 
 def _per_text(encoded: EncodedTexts, scores: list[torch.Tensor]) -> list[TextScores]:

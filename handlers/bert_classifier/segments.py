@@ -90,7 +90,7 @@ def leading_token_ids(tokenizer, texts: Sequence[str], limit: int) -> list[tuple
     The ids are all of the text's, or its first `limit + 1` when it has more (so a caller sees that it was cut),
     or fewer when `MAX_CHARS_PER_TOKEN * limit` characters gave no more (then it is not the whole text).
     """
-    first, most = max(64, limit * CHUNK_CHARS_PER_TOKEN), max(64, limit * MAX_CHARS_PER_TOKEN)
+    first, most = max(64, limit * CHUNK_CHARS_PER_TOKEN), _char_bound(limit)
     cuts = [_cut(text, 0, first) for text in texts]
     firsts = _token_ids(tokenizer, [text[:cut] for text, cut in zip(texts, cuts, strict=True)])
     result = []
@@ -102,6 +102,17 @@ def leading_token_ids(tokenizer, texts: Sequence[str], limit: int) -> list[tuple
             ids += _token_ids(tokenizer, [text[start:cut]])[0]
         result.append((ids[: limit + 1], cut >= len(text) and len(ids) <= limit))
     return result
+
+
+def readable_prefix(text: str, tokens: int) -> str:
+    """The start of `text` that can give at most `tokens` tokens' worth of use: at most `MAX_CHARS_PER_TOKEN`
+    characters per token, cut before a whitespace character. A bound on tokenizing one text, for callers that
+    tokenize it in one go."""
+    return text[: _cut(text, 0, _char_bound(tokens))]
+
+
+def _char_bound(tokens: int) -> int:
+    return max(64, tokens * MAX_CHARS_PER_TOKEN)
 
 
 def _cut(text: str, start: int, chunk: int) -> int:

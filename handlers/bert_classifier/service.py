@@ -25,8 +25,10 @@ from .codecs import (
     Protocol,
     choose_response_format,
     decode_request,
+    encode_results,
 )
-from .errors import InternalError, PayloadTooLarge, ServiceUnavailable, ServingError
+from .errors import InternalError, InvalidInput, PayloadTooLarge, ServiceUnavailable, ServingError
+from .explain import Explainer, ExplanationBudget, explanation_format
 from .model import BatchStats, TextClassifier
 from .results import TextScores, format_result
 from .segments import EncodedTexts
@@ -50,6 +52,8 @@ class Request:
     """All headers by lower-case name, for codecs that read more than the two above."""
     protocol: Protocol | None = None
     """The protocol the front end already knows the body speaks (None: decided from the body)."""
+    explain: bool = False
+    """Whether the request asks for an explanation (which words made the label) rather than a prediction."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class BatchOutcome:
     responses: list[Response]
     stats: BatchStats
     errors: Counter = field(default_factory=Counter)
+    explained_texts: int = 0
+    explain_seconds: float = 0.0
 
 
 def error_response(
@@ -135,6 +141,7 @@ class InferenceService:
         self.settings = settings
         self.model = model
         """The served model's name and version, for protocols that echo them (handed over once, at load)."""
+        self.explainer = Explainer(classifier, settings)
 
     @classmethod
     def load(
@@ -151,17 +158,38 @@ class InferenceService:
     def predict(self, parsed: ParsedRequest) -> list[dict]:
         """Result objects for one already decoded request (for front ends that decode and encode themselves).
         Raises the request's `ServingError` (a 413 over `max_tokens_per_request`) or the model's fault."""
-        scores, _ = self.classifier.score([self._encode(parsed)])
+        scores, _ = self.classifier.score([self._encode(_prediction(parsed))])
         return [self._result(text_scores, parsed) for text_scores in scores[0]]
+
+    def explain(self, parsed: ParsedRequest) -> list[dict]:
+        """Explanations for one already decoded request (the `predict` of explanations)."""
+        return self.explainer.explain(parsed, ExplanationBudget(self.settings.max_explained_texts_per_batch))
 
     def handle(self, request: Request) -> Response:
         """Answer a single request."""
         return self.handle_batch([request]).responses[0]
 
     def handle_batch(self, requests: Sequence[Request], log_batch: bool = True) -> BatchOutcome:
-        """Answer every request: each is decoded and tokenized on its own, the texts of all that succeeded are
-        classified together (sorted by length), and each gets its own answer or its own error."""
+        """Answer every request, each with its own answer or its own error: the predictions first, all
+        classified together, then the explanations (`Request.explain`), one by one within the batch's budget.
+        Work not started by `batch_deadline_seconds` answers 503."""
         deadline = time.monotonic() + self.settings.batch_deadline_seconds
+        outcome = self._predict_batch([request for request in requests if not request.explain], deadline)
+        asked = [request for request in requests if request.explain]
+        if asked:
+            started, budget = time.perf_counter(), ExplanationBudget(self.settings.max_explained_texts_per_batch)
+            explained = iter([self._explain_in_time(request, budget, deadline) for request in asked])
+            outcome.explain_seconds, outcome.explained_texts = time.perf_counter() - started, budget.used
+            predicted = iter(outcome.responses)
+            outcome.responses = [next(explained) if request.explain else next(predicted) for request in requests]
+            outcome.errors = Counter(response.error_type for response in outcome.responses if response.error_type)
+        if log_batch:
+            _log_batch(len(requests), outcome)
+        return outcome
+
+    def _predict_batch(self, requests: Sequence[Request], deadline: float) -> BatchOutcome:
+        """Each request is decoded and tokenized on its own, the texts of all that succeeded are classified
+        together (sorted by length, in rounds: `_score`)."""
         prepared = [self._guarded(self._prepare, request, protocol=request.protocol) for request in requests]
         ready = [item for item in prepared if isinstance(item, _Prepared)]
         scores, stats = self._score(ready, deadline)
@@ -170,10 +198,7 @@ class InferenceService:
             item if isinstance(item, Response) else self._answer_guarded(item, next(answers)) for item in prepared
         ]
         errors = Counter(response.error_type for response in responses if response.error_type)
-        outcome = BatchOutcome(responses, stats, errors)
-        if log_batch:
-            _log_batch(len(requests), outcome)
-        return outcome
+        return BatchOutcome(responses, stats, errors)
 
     def _guarded(self, step: Callable[..., T], *args, protocol: Protocol | None) -> T | Response:
         """`guarded`, answering errors in `protocol`'s shape, naming this service's model where it asks."""
@@ -181,8 +206,12 @@ class InferenceService:
 
     def _prepare(self, request: Request) -> _Prepared | Response:
         """Decode, then (answering errors in the request's protocol from here on) negotiate and tokenize."""
+        parsed = self._decode(request)
+        return self._guarded(self._tokenize, parsed, request.accept, protocol=parsed.protocol)
+
+    def _decode(self, request: Request) -> ParsedRequest:
         settings = self.settings
-        parsed = decode_request(
+        return decode_request(
             request.body,
             request.content_type,
             settings.max_texts_per_request,
@@ -190,11 +219,27 @@ class InferenceService:
             headers=request.headers,
             hint=request.protocol,
         )
-        return self._guarded(self._tokenize, parsed, request.accept, protocol=parsed.protocol)
 
     def _tokenize(self, parsed: ParsedRequest, accept: str | None) -> _Prepared:
+        _prediction(parsed)
         response_format = choose_response_format(accept, parsed.format, parsed.protocol.response_types)
         return _Prepared(parsed, response_format, self._encode(parsed))
+
+    def _explain_in_time(self, request: Request, budget: ExplanationBudget, deadline: float) -> Response:
+        """An explanation holds the worker for seconds: none starts after the batch's deadline."""
+        if time.monotonic() > deadline:
+            return self._out_of_time(request)
+        return self._guarded(self._explain, request, budget, protocol=request.protocol)
+
+    def _explain(self, request: Request, budget: ExplanationBudget) -> Response:
+        parsed = self._decode(request)
+        return self._guarded(self._explained, parsed, request.accept, budget, protocol=parsed.protocol)
+
+    def _explained(self, parsed: ParsedRequest, accept: str | None, budget: ExplanationBudget) -> Response:
+        """Explanations are answered in our own contract whatever protocol the body spoke (errors in its shape)."""
+        response_format = explanation_format(accept, parsed.format)
+        body, content_type = encode_results(self.explainer.explain(parsed, budget), parsed.single, response_format)
+        return Response(200, body, content_type)
 
     def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
         encoded = self.classifier.encode(parsed.texts)
@@ -235,7 +280,7 @@ class InferenceService:
         stats = BatchStats(texts=sum(len(item.parsed.texts) for item in items))
         return [outcome if isinstance(outcome, Response) else outcome[0][0] for outcome in alone], stats
 
-    def _out_of_time(self, item: _Prepared) -> Response:
+    def _out_of_time(self, item: _Prepared | Request) -> Response:
         seconds = self.settings.batch_deadline_seconds
         error = ServiceUnavailable(
             f"the batch this request arrived in used its {seconds:g} s (batch_deadline_seconds) on other requests "
@@ -263,11 +308,19 @@ class InferenceService:
         )
 
 
+def _prediction(parsed: ParsedRequest) -> ParsedRequest:
+    """`parsed`, unless it sets parameters that only explanations read (a client who sent them meant one)."""
+    if parsed.parameters.for_explanations:
+        names = ", ".join(parsed.parameters.for_explanations)
+        raise InvalidInput(f"parameter(s) {names} apply to explanations (POST /explanations/<model>) only")
+    return parsed
+
+
 def _log_batch(requests: int, outcome: BatchOutcome) -> None:
     stats = outcome.stats
     log.info(
         "batch requests=%d texts=%d errors=%d micro_batches=%d tokens=%d padded_tokens=%d truncated=%d "
-        "tokenize_ms=%.1f model_ms=%.1f",
+        "tokenize_ms=%.1f model_ms=%.1f explained_texts=%d explain_ms=%.1f",
         requests,
         stats.texts,
         sum(outcome.errors.values()),
@@ -277,4 +330,6 @@ def _log_batch(requests: int, outcome: BatchOutcome) -> None:
         stats.truncated,
         stats.tokenize_seconds * 1000,
         stats.model_seconds * 1000,
+        outcome.explained_texts,
+        outcome.explain_seconds * 1000,
     )

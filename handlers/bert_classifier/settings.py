@@ -70,6 +70,20 @@ class Settings:
     packing: str = "auto"
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
     multiply (attention still runs per micro-batch); other architectures run padded. `off`: always padded."""
+    explain_steps: int = 64
+    """Explanations: integration steps per text (Gauss-Legendre points) unless a request's `steps` asks otherwise.
+    The cost of a text is about `steps` forward and backward passes over its tokens."""
+    max_explain_steps: int = 256
+    """Explanations: a request's `steps` above this is a 400."""
+    max_texts_per_explanation: int = 2
+    """Explanations: more texts than this in one request is a 413."""
+    max_explained_tokens: int = 256
+    """Explanations: tokens of a text that are explained, special tokens included (never more than `max_length`,
+    the model's view of a text). The rest of a longer text is not read and the result says `truncated`."""
+    max_explained_texts_per_batch: int = 2
+    """Explanations: texts one batch may explain; an explanation request beyond it is a 429 (retry), so a batch
+    that mixes predictions and explanations holds its worker at most this many explained texts long. At least
+    `max_texts_per_explanation`, so the first explanation request of a batch always fits."""
 
     def __post_init__(self) -> None:
         _require(self.max_length >= 8, "max_length must be at least 8")
@@ -96,6 +110,13 @@ class Settings:
             )
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
+        _require(1 <= self.explain_steps <= self.max_explain_steps, "explain_steps must be in [1, max_explain_steps]")
+        _require(self.max_texts_per_explanation >= 1, "max_texts_per_explanation must be at least 1")
+        _require(self.max_explained_tokens >= 3, "max_explained_tokens must be at least 3")
+        _require(
+            self.max_explained_texts_per_batch >= self.max_texts_per_explanation,
+            "max_explained_texts_per_batch must be at least max_texts_per_explanation",
+        )
 
 
 def read_model_config(path: str | Path | None) -> dict:

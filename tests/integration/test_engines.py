@@ -76,3 +76,15 @@ def test_a_fixed_int8_archive_serves_onnx_runtime_int8(onnx_server, tiny_onnx_mo
     for served, expected, reference in zip(served_scores(onnx_server, "int8"), int8, fp32, strict=True):
         assert served == pytest.approx(expected, abs=1e-5)
         assert served == pytest.approx(reference, abs=0.02)
+
+
+def test_an_onnx_served_model_is_explained_with_the_archives_torch_weights_in_fp32(onnx_server, tiny_bert_dir):
+    """ONNX Runtime gives no gradients: the int8 archive's explanations load its torch weights (README
+    "Explanations"), so the explained score is the fp32 torch model's."""
+    response = requests.post(f"{onnx_server.inference_url}/explanations/int8", json={"text": TEXTS[0]}, timeout=120)
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    reference = in_process_scores(tiny_bert_dir, engine="torch", precision="fp32")[0]
+    assert result["score"] == pytest.approx(reference[result["label_id"]], abs=1e-5)
+    assert result["words"][0]["word"] == "Shares"

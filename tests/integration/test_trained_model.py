@@ -95,3 +95,20 @@ def test_short_fresh_headlines_get_the_obvious_topic(served):
     }
     predictions = classify(served, list(headlines))
     assert [p["label"] for p in predictions] == list(headlines.values())
+
+
+def test_a_fresh_headline_is_explained_through_the_server_and_its_words_add_up(served):
+    text = "The prime minister faces a vote in parliament on the new immigration bill."
+    url = f"{served.inference_url}/explanations/bert_news_classification"
+
+    response = requests.post(url, json={"text": text}, timeout=300)
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["label"] == result["predicted_label"] == "politics"
+    assert [text[word["start"] : word["end"]] for word in result["words"]] == [word["word"] for word in result["words"]]
+    difference = result["log_score"] - result["baseline_log_score"]
+    total = sum(word["attribution"] for word in result["words"])
+    assert total == pytest.approx(difference + result["convergence_delta"], abs=1e-3)
+    assert abs(result["convergence_delta"]) < 0.05 * abs(difference)
+    print("\n" + ", ".join(f"{w['word']} {w['attribution']:+.3f}" for w in result["words"]))

@@ -276,3 +276,18 @@ def test_the_shipped_model_config_is_found_next_to_the_package():
     assert (
         lambda_function._model_config(None) == lambda_function.Path(__file__).resolve().parents[2] / "model-config.yaml"
     )
+
+
+@pytest.mark.parametrize("make_event", [rest_api_event, http_api_event])
+def test_a_path_ending_in_explanations_gets_the_cores_explanation(warm, make_event):
+    event = make_event(json.dumps({"text": TEXTS[0]}), {"Content-Type": "application/json"})
+    event["path" if make_event is rest_api_event else "rawPath"] = "/prod/explanations/"
+
+    explained = lambda_handler(event, LambdaContext())
+    predicted = lambda_handler(make_event(json.dumps({"text": TEXTS[0]}), {"Content-Type": "application/json"}), None)
+
+    assert explained["statusCode"] == 200
+    body = json.loads(explained["body"])
+    assert [word["word"] for word in body["words"]] == ["Shares", "rose", "after", "profits", "beat", "forecasts", "."]
+    assert body["label"] == json.loads(predicted["body"])["label"]
+    assert "words" not in json.loads(predicted["body"])

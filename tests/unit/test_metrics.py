@@ -20,7 +20,7 @@ STATS = BatchStats(texts=5, real_tokens=40, padded_tokens=50, truncated=1, token
 
 
 def test_a_batch_contributes_its_counts_and_one_error_counter_per_error_type():
-    outcome = BatchOutcome([], STATS, Counter({"InvalidInput": 2, "PayloadTooLarge": 1}))
+    outcome = BatchOutcome([], STATS, Counter({"InvalidInput": 2, "PayloadTooLarge": 1}), 2, 1.5)
     metrics = {(m.name, m.error_type): m for m in batch_metrics(4, outcome)}
 
     counts = {name: metric.value for (name, error_type), metric in metrics.items() if error_type is None}
@@ -37,6 +37,8 @@ def test_a_batch_contributes_its_counts_and_one_error_counter_per_error_type():
         "bert_batch_texts": 5,
         "bert_batch_tokens": 50,
         "bert_padding_ratio": pytest.approx(0.25),
+        "bert_explained_texts_total": 2,
+        "bert_explain_milliseconds_total": pytest.approx(1500.0),
     }
     errors = {error_type: m.value for (name, error_type), m in metrics.items() if name == "bert_request_errors_total"}
     assert errors == {"InvalidInput": 2, "PayloadTooLarge": 1}

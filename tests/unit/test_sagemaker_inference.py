@@ -156,7 +156,9 @@ def test_model_fn_hands_the_model_servers_gpu_to_the_service(monkeypatch, gpu_id
 
 def test_requirements_pin_the_cores_packages_from_pyproject_but_not_torch():
     lines = requirements().splitlines()
-    assert [line.split("==")[0] for line in lines] == ["transformers", "tokenizers", "safetensors", "PyYAML"]
+    assert [line.split("==")[0] for line in lines] == [
+        "transformers", "tokenizers", "safetensors", "PyYAML", "captum", "matplotlib",
+    ]  # fmt: skip
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert all(f'"{line}"' in pyproject for line in lines)
     assert [pin.split("==")[0] for pin in core_pins()] == ["torch", *(line.split("==")[0] for line in lines)]
@@ -223,3 +225,41 @@ def test_the_artifacts_code_runs_on_its_own_like_in_an_aws_container(extracted_a
     assert content_type == "application/json"
     expected = reference.handle(Request({"data": ["one text", "another text"]}, "application/json")).body
     assert json.loads(body) == json.loads(expected)
+
+
+class RequestProperties:
+    """The model server's view of one request's headers (TorchServe's `RequestProcessor`)."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def get_request_properties(self) -> dict[str, str]:
+        return self.headers
+
+
+def toolkit_context(headers: dict[str, str]):
+    return types.SimpleNamespace(request_processor=[RequestProperties(headers)])
+
+
+def test_custom_attributes_asking_to_explain_get_an_explanation_per_text(model):
+    context = toolkit_context({"X-Amzn-SageMaker-Custom-Attributes": "explain=true"})
+    data = input_fn(json.dumps({"data": TEXTS[:2]}).encode(), "application/json")
+
+    body, content_type = output_fn(predict_fn(data, model, context), "application/json")
+    plain, _ = output_fn(predict_fn(data, model, toolkit_context({})), "application/json")
+
+    assert content_type == "application/json"
+    assert [result["words"][0]["word"] for result in json.loads(body)] == ["Shares", "The"]
+    assert all("words" not in result for result in json.loads(plain))
+
+
+def test_an_explanation_is_never_csv_and_its_limits_carry_their_status(model):
+    context = toolkit_context({"x-amzn-sagemaker-custom-attributes": "explain=true"})
+    rows = input_fn("\n".join(TEXTS[:2]) + "\n", "text/csv")
+
+    with pytest.raises(NotAcceptable):
+        output_fn(predict_fn(input_fn(TEXTS[0], "text/plain"), model, context), "text/csv")
+    with pytest.raises(PayloadTooLarge, match="max_texts_per_explanation"):
+        predict_fn(input_fn(json.dumps({"data": TEXTS * 2}).encode(), "application/json"), model, context)
+    _, content_type = output_fn(predict_fn(rows, model, context), "application/jsonlines")
+    assert content_type == "application/jsonlines"

@@ -198,3 +198,44 @@ def test_grpc_requests_are_told_apart_and_each_answered_in_its_protocol(service)
     assert predictions[0]["label"] in ("business", "sport", "tech")
     assert status == 200
     assert [o["name"] for o in rest["outputs"]] == ["label", "label_id", "score"]
+
+
+def explained(answer) -> bool:
+    status, kind, body = answer
+    return status == 200 and kind == "application/json" and "words" in body[0]  # GOOD sends a list of texts
+
+
+def test_each_request_is_explained_or_classified_by_its_own_explain_property(service):
+    """The frontend writes `explain` for every request of /explanations (True) and /predictions (False); a batch
+    mixing both answers each as it asked, whatever the first request asked."""
+    predict_first = [
+        request(GOOD, {"Content-Type": "application/json", "explain": "False"}),
+        request(GOOD, {"Content-Type": "application/json", "explain": "True"}),
+    ]
+    explain_first = list(reversed(predict_first))
+
+    assert [explained(answer) for answer in predict(service, predict_first)] == [False, True]
+    assert [explained(answer) for answer in predict(service, explain_first)] == [True, False]
+
+
+def test_a_clients_explain_header_in_another_case_does_not_turn_a_prediction_into_an_explanation(service):
+    """TorchServe keeps header names as sent, so `Explain: True` from a client sits next to the frontend's own
+    `explain: False`: only the frontend's counts."""
+    headers = {"Content-Type": "application/json", "explain": "False", "Explain": "True"}  # the client's last
+
+    [answer] = predict(service, [request(GOOD, headers)])
+
+    assert answer[0] == 200
+    assert not explained(answer)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "asked"), [("explain=true", True), ("trace=1; Explain = TRUE", True), ("explain", False)]
+)
+def test_without_the_frontends_property_sagemaker_custom_attributes_ask(service, attributes, asked):
+    """SageMaker's /invocations route sets no `explain` property; its one free-form header does."""
+    headers = {"Content-Type": "application/json", "X-Amzn-SageMaker-Custom-Attributes": attributes}
+
+    [answer] = predict(service, [request(GOOD, headers)])
+
+    assert explained(answer) is asked
