@@ -73,8 +73,9 @@ class Settings:
     explain_steps: int = 64
     """Explanations: integration steps per text (Gauss-Legendre points) unless a request's `steps` asks otherwise.
     The cost of a text is about `steps` forward and backward passes over its tokens."""
-    max_explain_steps: int = 256
-    """Explanations: a request's `steps` above this is a 400."""
+    max_explain_steps: int = 64
+    """Explanations: a request's `steps` above this is a 400. With `max_explained_texts_per_batch` and
+    `max_explained_tokens` it bounds the explanation work of one batch, which must end within `responseTimeout`."""
     max_texts_per_explanation: int = 2
     """Explanations: more texts than this in one request is a 413."""
     max_explained_tokens: int = 256
