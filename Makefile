@@ -29,7 +29,7 @@ MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --infe
 EXPLAIN_MODEL ?= $(MODEL_NAME)_explain
 EXPLAIN_WORKERS ?= 1
 
-.PHONY: help run setup check-java model archive serve stop predict explain test test-unit test-integration lint format \
+.PHONY: help run setup check-java model model-card archive serve stop predict explain test test-unit test-integration lint format \
 	clean models describe register unregister scale set-default wait-ready rollout
 
 help: ## list the targets
@@ -62,6 +62,11 @@ $(MODEL_DIR)/model.safetensors:
 ONNX          ?= on
 GATE          ?= measure
 HELD_OUT      ?=
+
+model-card: ## docs/model-card.md: the trained model's card (make model) and the archive's accuracy gate (make archive)
+	$(BIN)/python -c "import sys, zipfile; card = open(sys.argv[1]).read(); gate = zipfile.ZipFile(sys.argv[2]).read('ENGINES.md').decode(); \
+	  open(sys.argv[3], 'w').write(card.rstrip() + '\n\n' + gate.replace('# Engines and the accuracy gate', '## Engines: the accuracy gate of \x60make archive\x60', 1))" \
+	  $(MODEL_DIR)/MODEL_CARD.md $(MAR) docs/model-card.md
 
 archive: setup ## pack MODEL_DIR + handler (+ ONNX fp32/int8 and the accuracy gate) into model-store/MODEL_NAME.mar
 	$(BIN)/python -m tools.archive --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
