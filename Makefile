@@ -198,6 +198,14 @@ bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe a
 
 bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
+
+# Explanations through the real TorchServe: cost per text, prediction latency next to them (docs/explanations.md).
+.PHONY: bench-explanations bench-explanations-quick
+bench-explanations: setup check-java $(MAR) ## cost per explained text and prediction latency while explanations run, into docs/ (the report says how long it took)
+	$(BIN)/python -m bench.explanations --out $(BENCH_OUT) --mar $(MAR) --model-dir $(MODEL_DIR)
+
+bench-explanations-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run (torch-only archive) into build/explanations-quick
+	$(BIN)/python -m bench.explanations --quick --out build/explanations-quick --model-dir $(MODEL_DIR)
 # --- end bench --------------------------------------------------------------------------------------------------
 
 # --- scaling out: KServe bundle and manifests, SageMaker deployment (README "Scaling out") ------------------------
