@@ -17,8 +17,8 @@ from bert_classifier.activity import busy
 from bert_classifier.codecs import ModelIdentity
 from bert_classifier.codecs.open_inference import TORCHSERVE_GRPC
 from bert_classifier.explain import CUSTOM_ATTRIBUTES, custom_attributes_ask
+from bert_classifier.messages import Request, Response, guarded
 from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
-from bert_classifier.service import Request, Response, guarded
 from bert_classifier.startup import start_service
 
 log = logging.getLogger(__name__)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
-from .results import CaseResult, LoadSummary, RunResult, to_json
-from .verdicts import CPU_BOUND_SECONDS, QUEUE_SLACK, RSS_GROWTH_LIMIT
+from .report_format import duration, holds, seconds, table
+from .report_sections import (
+    canary_section,
+    cases_section,
+    faults_section,
+    notes_section,
+    overload_section,
+    soak_section,
+    statuses,
+)
+from .results import RunResult, to_json
 
 
 def write_report(result: RunResult, out: Path) -> list[Path]:
@@ -43,36 +49,14 @@ def render_markdown(result: RunResult) -> str:
         "provisional; statuses, counts and log contents are not.",
         "",
         *_summary(result),
-        *_cases(result),
-        *_overload(result),
-        *_faults(result),
-        *_soak(result),
-        *_canary(result),
-        *_notes(result),
+        *cases_section(result),
+        *overload_section(result),
+        *faults_section(result),
+        *soak_section(result),
+        *canary_section(result),
+        *notes_section(result),
     ]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    return [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-        *("| " + " | ".join(cell(value) for value in row) + " |" for row in rows),
-        "",
-    ]
-
-
-def holds(problems: Sequence[str] | None) -> str:
-    if problems is None:
-        return "not run"
-    return "yes" if not problems else "**no**"
-
-
-def seconds(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f} s"
 
 
 def _machine(machine: dict) -> str:
@@ -106,7 +90,7 @@ def _summary(result: RunResult) -> list[str]:
     if result.overload:
         over = result.overload
         first = next((run for run in over.runs if run.offered_rate), None)
-        rows.append(("overload at 4x: statuses", _statuses(first) if first else "-", holds(over.problems)))
+        rows.append(("overload at 4x: statuses", statuses(first) if first else "-", holds(over.problems)))
     if result.kill:
         kill = result.kill
         rows.append(("worker SIGKILL: failed requests, recovery",
@@ -125,263 +109,10 @@ def _summary(result: RunResult) -> list[str]:
                      holds(death.problems)))  # fmt: skip
     if result.soak:
         soak = result.soak
-        rows.append((f"soak {_duration(soak.seconds)}: unexpected statuses, RSS growth, fd growth",
+        rows.append((f"soak {duration(soak.seconds)}: unexpected statuses, RSS growth, fd growth",
                      f"{sum(soak.unexpected.values())}, {soak.rss_growth:.1%}, {soak.fd_growth}",
                      holds(soak.problems)))  # fmt: skip
     if result.canary:
         rows.append(("log lines holding the canary", f"{len(result.canary.hits)} in {len(result.canary.files)} files",
                      holds(result.canary.problems)))  # fmt: skip
     return ["## Summary", "", *table(("check (issue 11)", "measured", "holds"), rows)]
-
-
-def _statuses(run: LoadSummary) -> str:
-    return ", ".join(f"{status}: {count}" for status, count in run.statuses.items())
-
-
-def _answer(case: CaseResult) -> str:
-    statuses = Counter(str(a.status) if a.status else (a.error or "none") for a in case.bad)
-    kinds = ",".join(sorted({a.body_kind for a in case.bad}))
-    return " ".join(f"{count}×{status}" if count > 1 else status for status, count in statuses.items()) + f" ({kinds})"
-
-
-def _cases(result: RunResult) -> list[str]:
-    if not result.cases:
-        return []
-    rows = [
-        (
-            f"`{case.name}`", case.source, case.what, f"{case.size:,}", "/".join(map(str, case.expected)),
-            _answer(case), f"{len(case.neighbours) - len(case.harmed)}/{len(case.neighbours)}", case.shared_batch,
-            f"{max(a.seconds for a in case.bad):.2f}", f"{case.cost_cpu_seconds:.2f}",
-            "**yes**" if case.restarted else "no",
-            "; ".join(case.problems) or ("TorchServe frontend limit (README)" if case.frontend_limit else "holds"),
-        )
-        for case in result.cases
-    ]  # fmt: skip
-    return [
-        "## Bad inputs, each sent with good neighbours",
-        "",
-        "Each kind is sent at the same moment as good requests (several formats, each with a known answer alone) "
-        "so that together they fill exactly one batch (`batchSize`) of a model registered with a long "
-        "`maxBatchDelay`. *batch* is the proof from the handler's own line per batch in model_log.log "
-        "(`batch requests=N ...`): `yes` = one batch held every request; `refused` = TorchServe's frontend answered "
-        "the bad request before batching (the neighbours still shared one); `failed-together` = the batch failed as "
-        "a whole (the handler logs nothing then). *neighbours ok* = 200 with the same answer as alone. *wall* = "
-        "seconds until the bad request's answer. *CPU* = worker CPU seconds of the case minus an all-good batch's "
-        f"(bound: {CPU_BOUND_SECONDS:.0f} s for bad input).",
-        "",
-        *table(
-            (
-                "case",
-                "source",
-                "what",
-                "bytes",
-                "expected",
-                "got",
-                "neighbours ok",
-                "batch",
-                "wall s",
-                "CPU s",
-                "restart",
-                "problems",
-            ),
-            rows,
-        ),
-        *_worst_batches(result),
-    ]
-
-
-def _worst_batches(result: RunResult) -> list[str]:
-    """Whole batches of heavy requests: the measured worst case that `responseTimeout` must cover."""
-    timeout = result.limits.get("response_timeout_s")
-    lines = [
-        f"- `{case.name}` ({case.server} settings): the batch of {len(case.bad)} took "
-        f"{max(a.seconds for a in case.bad):.1f} s of wall time and {case.worker_cpu_seconds:.1f} s of worker CPU "
-        f"(responseTimeout: {timeout} s); answers {_answer(case)}."
-        for case in result.cases
-        if len(case.bad) > 1
-    ]
-    return (
-        ["Worst admissible batches measured (for deriving `responseTimeout` and the caps):", "", *lines, ""]
-        if lines
-        else []
-    )
-
-
-def _overload(result: RunResult) -> list[str]:
-    over = result.overload
-    if not over:
-        return []
-    rows = [
-        (run.label, f"{run.offered_rate:.0f} / {run.sent_rate:.0f}" if run.offered_rate else "closed loop",
-         seconds(run.deadline_seconds) if run.deadline_seconds else "-", run.sent,
-         _statuses(run),
-         *(seconds(run.latency.get(s, {}).get(q), 2) for s in ("200", "503") for q in ("p50", "p99")),
-         run.queue.get("max_pending", "-"), "; ".join(p.removeprefix(run.label + ": ") for p in run.problems) or "-")
-        for run in over.runs
-    ]  # fmt: skip
-    return [
-        "## Overload",
-        "",
-        f"Sustainable rate: **{over.sustainable_rate:.1f} requests/s** (closed loop, {over.concurrency} clients, one "
-        f"~300-token text per request). Then an open loop at 4x that rate; every request has a deadline (a request "
-        f"past it counts as `timeout`, a hang): {over.client_deadline_seconds:.0f} s, or {QUEUE_SLACK}x the time the "
-        "queue and the running batches take at the measured rate where that is longer (a slow or shared host). "
-        f"With the configured queue that was **{over.deadline_seconds:.1f} s**.",
-        "",
-        *table(
-            (
-                "run",
-                "offered / sent per s",
-                "deadline",
-                "sent",
-                "statuses",
-                "200 p50",
-                "200 p99",
-                "503 p50",
-                "503 p99",
-                "max queued",
-                "problems",
-            ),
-            rows,
-        ),
-        f"A request right after the overload: {over.after_status or 'no answer'}; the first 200 came "
-        f"{seconds(over.after_seconds)} after the overload ended. Problems: {'; '.join(over.problems) or 'none'}.",
-        "",
-        "**Queue full vs no worker.** TorchServe 0.12 sends the same 503 for both (`ApiUtils.addRESTInferenceJob`: "
-        "`ModelManager.addJob` is false when the model has no worker *or* the job queue refuses the job). "
-        f"Queue full: `503 {_message(over.queue_full_message)}`. No worker (scaled to 0): "
-        f"`{_message(over.no_worker_message)}`; /ping then answered `{_message(over.no_worker_ping)}`. A client "
-        "cannot tell them apart from the answer; an operator can: the "
-        "management API's `jobQueueStatus.remainingCapacity` is 0 when the queue is full, and `workers` is empty "
-        "when there is no worker.",
-        "",
-        f"**Proposal:** {', '.join(f'`{k}: {v}`' for k, v in over.proposal.items())} = the sustainable rate x 2 s, so "
-        "a queued request waits about 2 s at most at capacity and everything beyond gets a fast 503. "
-        "`clientTimeoutInMills` does not help: TorchServe drops an expired job from the queue *without answering it* "
-        '(`Model.pollBatch`: "Drop inference request ... due to client timeout"), so its client waits until its '
-        "own timeout; see the run with it above.",
-        "",
-    ]
-
-
-def _faults(result: RunResult) -> list[str]:
-    lines = ["## Faults", ""]
-    if result.kill:
-        kill = result.kill
-        lines += [
-            f"**Worker SIGKILL under load** (closed loop, {kill.batch_size * 2} clients): pid {kill.killed_pid} "
-            f"killed; {kill.failed} requests failed ({_statuses(kill.load)}); a replacement worker "
-            f"(pid {kill.new_pid}) was READY and answering {seconds(kill.recovery_seconds)} after the kill. Only the "
-            f"killed worker's batch (at most {kill.batch_size} requests) may fail. Meanwhile /ping answered "
-            f"Unhealthy for {kill.ping_unhealthy_seconds:.1f} s. Problems: {'; '.join(kill.problems) or 'none'}.",
-            "",
-        ]
-    if result.unloadable:
-        rows = [
-            (run.max_retry_timeout_s, run.startup_timeout_s, seconds(run.first_failure_seconds),
-             seconds(run.healthy_seconds), "; ".join(run.problems) or "holds")
-            for run in result.unloadable
-        ]  # fmt: skip
-        lines += [
-            "**A model that cannot load** (the archive without model.safetensors, the only model at start):",
-            "",
-            *table(
-                ("maxRetryTimeoutInSec", "startupTimeout", "first load failed after", "/ping Healthy for", "problems"),
-                rows,
-            ),
-            "Why: TorchServe 0.12 marks a worker unhealthy only when `now - recoveryStartTS >= maxRetryTimeoutInSec` "
-            "(`WorkerThread.isHealthy`), and `recoveryStartTS` is set when the worker first *stops* "
-            "(`WorkerThread.setState(WORKER_STOPPED)`), not at start. So /ping says Healthy for the first load "
-            "attempt plus `maxRetryTimeoutInSec`. Settings that keep it within 30 s: `maxRetryTimeoutInSec` ≤ 30 s "
-            "minus the first failure (measured above). A load that *hangs* fails only after `startupTimeout`, so that "
-            "case is bounded by `startupTimeout + maxRetryTimeoutInSec`.",
-            "",
-        ]
-    if result.drain:
-        drain = result.drain
-        lines += [
-            f"**SIGTERM to the SageMaker entrypoint** with {drain.in_flight} requests accepted by the frontend: "
-            f"answers {_counts(drain.statuses)}; exit status {drain.exit_code} after {seconds(drain.exit_seconds)}. "
-            f"Problems: {'; '.join(drain.problems) or 'none'}.",
-            "",
-        ]
-    if result.frontend_death:
-        death = result.frontend_death
-        lines += [
-            f"**TorchServe's Java frontend SIGKILLed** under the entrypoint: it exited with status {death.exit_code} "
-            f"after {seconds(death.exit_seconds)}. Problems: {'; '.join(death.problems) or 'none'}.",
-            "",
-        ]
-    return lines if len(lines) > 2 else []
-
-
-def _soak(result: RunResult) -> list[str]:
-    soak = result.soak
-    if not soak:
-        return []
-    rows = [
-        (pid, f"{samples[0]:.0f}", f"{samples[-1]:.0f}", f"{(samples[-1] - samples[0]) / samples[0]:+.1%}",
-         soak.fds.get(pid, ["-"])[0], soak.fds.get(pid, ["-"])[-1])
-        for pid, samples in soak.rss_mb.items() if samples
-    ]  # fmt: skip
-    return [
-        "## Soak",
-        "",
-        f"{_duration(soak.seconds)} of mixed traffic (every valid format, one request in ten a small bad input from "
-        f"the catalog) at {soak.rate:.1f} requests/s, about half of capacity: {soak.load.sent} requests, "
-        f"{_statuses(soak.load)}. Unexpected for their kind: {_counts(soak.unexpected) or 'none'}. RSS and open "
-        f"files sampled after the warm-up (the first fifth); growth limit {RSS_GROWTH_LIMIT:.0%} for RSS, none "
-        "for file descriptors.",
-        "",
-        *table(("process", "RSS MiB first", "RSS MiB last", "growth", "fds first", "fds last"), rows),
-        f"Problems: {'; '.join(soak.problems) or 'none'}.",
-        "",
-    ]
-
-
-def _canary(result: RunResult) -> list[str]:
-    canary = result.canary
-    if not canary:
-        return []
-    groups = Counter((Path(hit["path"]).name, hit["form"], _signature(hit["excerpt"])) for hit in canary.hits)
-    rows = [(name, form, count, f"`{signature}`") for (name, form, signature), count in sorted(groups.items())]
-    lines = [
-        "## Privacy canary",
-        "",
-        f"Every text the suite sent (every format, every error path above) held the canary `{canary.canary}`. After "
-        f"the run, {len(canary.files)} log files (TorchServe's logs and stdout of every server, the SageMaker "
-        f"entrypoint's) were searched for it as text, UTF-16/32 and hex: **{len(canary.hits)} hits**.",
-        "",
-    ]
-    if rows:
-        lines += table(("file", "form", "lines", "what wrote it (canary masked, numbers as #)"), rows)
-    return lines
-
-
-def _signature(excerpt: str) -> str:
-    """A hit's line without its timestamp, ports, ids and counts, so the same code path groups together."""
-    text = re.sub(r"^.*?(\[[A-Z]+ *\]|ACCESS_LOG|Exception)", r"\1", excerpt, count=1)
-    return re.sub(r"\d+", "#", text)[:140]
-
-
-def _notes(result: RunResult) -> list[str]:
-    if not result.errors:
-        return []
-    return ["## Not measured", "", *(f"- {error}" for error in result.errors), ""]
-
-
-def _duration(value: float) -> str:
-    return f"{value / 60:.0f} min" if value >= 120 else f"{value:.0f} s"
-
-
-def _message(answer: str | None) -> str:
-    """TorchServe's JSON error as one line: its status and message."""
-    if not answer:
-        return "-"
-    status, _, body = answer.partition(" ") if answer[:3].isdigit() else ("", "", answer)
-    found = re.search(r'"(?:message|status)":\s*("(?:[^"\\]|\\.)*")', body)
-    return f"{status} {json.loads(found.group(1)) if found else ' '.join(body.split())}".strip()
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{count}× {status}" for status, count in sorted(counts.items()))

@@ -23,7 +23,8 @@ import os
 from pathlib import Path
 
 from bert_classifier.errors import InvalidInput
-from bert_classifier.service import InferenceService, Request, Response, error_response
+from bert_classifier.messages import Request, Response, error_response
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_model_config
 from bert_classifier.startup import start_service
 

@@ -1,4 +1,4 @@
-"""Error types that carry their HTTP status. `service.error_response` is the one place they become responses."""
+"""Error types that carry their HTTP status. `messages.error_response` is the one place they become responses."""
 
 from __future__ import annotations
 

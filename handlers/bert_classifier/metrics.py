@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from .service import BatchOutcome
+from .messages import BatchOutcome
 
 COUNTER = "counter"
 GAUGE = "gauge"

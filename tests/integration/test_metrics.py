@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 import requests
 
+from bert_classifier.messages import BatchOutcome
 from bert_classifier.metrics import batch_metrics
 from bert_classifier.model import BatchStats
-from bert_classifier.service import BatchOutcome
 from tools.server import ROOT, wait_for
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bert_classifier.service import InferenceService, Request
+from bert_classifier.messages import Request
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_settings
 from tests.conftest import save_tiny_bert
 from tests.integration.batch_transform import run_job

@@ -27,7 +27,8 @@ import pytest
 import requests
 import yaml
 
-from bert_classifier.service import InferenceService, Request
+from bert_classifier.messages import Request
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_settings
 from tests.conftest import save_tiny_bert
 from tools.archive import build_archive

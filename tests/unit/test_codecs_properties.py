@@ -15,7 +15,8 @@ from bert_classifier.codecs import ParsedRequest, choose_response_format, decode
 from bert_classifier.codecs.csv_body import HEADER_NAMES
 from bert_classifier.codecs.negotiation import CSV, JSON, JSON_LINES, REQUEST_TYPES, RESPONSE_TYPES, TEXT
 from bert_classifier.errors import NotAcceptable, ServingError
-from bert_classifier.service import InferenceService, Request, Response, error_response
+from bert_classifier.messages import Request, Response, error_response
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import Settings
 
 pytestmark = pytest.mark.unit

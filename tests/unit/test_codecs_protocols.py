@@ -12,7 +12,7 @@ from bert_classifier.codecs.kserve_v1 import KSERVE_V1
 from bert_classifier.codecs.negotiation import JSON, choose_response_format
 from bert_classifier.codecs.open_inference import TORCHSERVE_GRPC, OpenInference, RequestedOutput, TorchServeGrpcBridge
 from bert_classifier.errors import InvalidInput, NotAcceptable, PayloadTooLarge, ServingError
-from bert_classifier.service import error_response
+from bert_classifier.messages import error_response
 
 pytestmark = pytest.mark.unit
 

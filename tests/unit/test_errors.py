@@ -18,7 +18,7 @@ from bert_classifier.errors import (
     UnsupportedMediaType,
     quote_name,
 )
-from bert_classifier.service import error_response
+from bert_classifier.messages import error_response
 
 pytestmark = pytest.mark.unit
 

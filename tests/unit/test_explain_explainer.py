@@ -9,8 +9,9 @@ import logging
 import pytest
 
 from bert_classifier.explain import Explainer
+from bert_classifier.messages import Request
 from bert_classifier.metrics import batch_metrics
-from bert_classifier.service import InferenceService, Request
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import Settings
 from tests.conftest import save_tiny_bert
 

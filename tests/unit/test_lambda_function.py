@@ -10,7 +10,8 @@ import logging
 
 import pytest
 
-from bert_classifier.service import InferenceService, Request
+from bert_classifier.messages import Request
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_settings
 from serverless import lambda_function
 from serverless.lambda_function import lambda_handler

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bert_classifier.messages import BatchOutcome
 from bert_classifier.metrics import COUNTER, GAUGE, Metric, MetricsBuffer, batch_metrics
 from bert_classifier.model import BatchStats
-from bert_classifier.service import BatchOutcome
 
 pytestmark = pytest.mark.unit
 

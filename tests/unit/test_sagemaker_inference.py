@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bert_classifier.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
-from bert_classifier.service import InferenceService, Request
+from bert_classifier.messages import Request
+from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_settings
 from sagemaker_serving import inference as inference_module
 from sagemaker_serving.inference import input_fn, model_fn, output_fn, predict_fn

@@ -9,20 +9,16 @@ from collections import Counter
 import pytest
 
 from bert_classifier.errors import InvalidInput, NotAcceptable
+from bert_classifier.messages import Request, Response, error_response
 from bert_classifier.model import TextClassifier
-from bert_classifier.service import (
-    WARM_UP_TEXT,
-    InferenceService,
-    Request,
-    Response,
-    error_response,
-)
+from bert_classifier.service import WARM_UP_TEXT, InferenceService
 from bert_classifier.settings import Settings
 from tests.conftest import TINY_LABELS, save_tiny_bert
 
 pytestmark = pytest.mark.unit
 
 SERVICE_LOGGER = "bert_classifier.service"
+GUARD_LOGGER = "bert_classifier.messages"
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +116,7 @@ def test_classifier_failure_is_a_500_for_valid_requests_only_and_hides_the_excep
     monkeypatch.setattr(service.classifier, "score", explode)
     requests = [good(), Request(b"{", "application/json"), good("another one"), Request(b"x", "image/png")]
 
-    with caplog.at_level(logging.ERROR, logger=SERVICE_LOGGER):
+    with caplog.at_level(logging.ERROR, logger=GUARD_LOGGER):
         outcome = service.handle_batch(requests)
 
     assert [response.status for response in outcome.responses] == [500, 400, 500, 415]

@@ -76,7 +76,7 @@ def ascii_json(document: object) -> bytes:
 @contextmanager
 def answering_errors_as(protocol: Protocol) -> Iterator[None]:
     """A `ServingError` raised inside carries `protocol` (unless it already names one), so that
-    `service.error_response` gives it that protocol's error body: how a request whose decoding failed half-way is
+    `messages.error_response` gives it that protocol's error body: how a request whose decoding failed half-way is
     still answered in the protocol its body was recognised as."""
     try:
         yield
