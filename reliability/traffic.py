@@ -24,9 +24,11 @@ TEXTS = (
     "Parliament voted on the bill late on Tuesday.",
     "Ticket sales for the film broke box office records.",
 )
-SCORE_TOLERANCE = 2e-3
-"""Scores of the same text may differ in the last bf16 bits with the batch it was in (packed matmuls of another
-shape); a neighbour's answer is "the same" when labels are equal and scores within this."""
+SCORE_TOLERANCE = 1e-2
+"""A neighbour's answer is "the same" when its labels are equal and its scores within this. The same text's scores
+depend a little on the batch it was in: bf16 packed matmuls of another shape move the last bits, and ONNX Runtime's
+dynamic int8 quantizes each batch's activations with one scale for the whole batch (README "Engines"). Labels
+must match exactly."""
 
 
 def long_text(tokens: int = 1500) -> str:
