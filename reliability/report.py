@@ -45,8 +45,8 @@ def render_markdown(result: RunResult) -> str:
         "this branch's model-config.yaml and config.properties. Raw results: [reliability.json](reliability.json); "
         "re-render this page from them with `python -m reliability --render docs/reliability.json --out docs`.",
         "",
-        f"Machine: {_machine(result.machine)}. Every time and CPU figure comes from a shared machine and is "
-        "provisional; statuses, counts and log contents are not.",
+        f"Machine: {_machine(result.machine)}. Times and CPU figures depend on this machine and on how busy it was "
+        "(load averages above); statuses, counts and log contents do not.",
         "",
         *_summary(result),
         *cases_section(result),
