@@ -28,7 +28,7 @@ def numbers(text: str) -> set[str]:
 
 def test_the_readme_marks_its_measured_figures_with_their_reports():
     sources = {source for source, _ in figure_blocks((ROOT / "README.md").read_text(encoding="utf-8"))}
-    assert {"docs/bench.md", "docs/reliability.md"} <= sources
+    assert {"docs/bench.md", "docs/reliability.md", "docs/explanations.md"} <= sources
 
 
 @pytest.mark.parametrize(
