@@ -3,10 +3,15 @@ left out of it, a built wheel (the images install one) does not."""
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI
+    import tomli as tomllib
 
 pytestmark = pytest.mark.unit
 
