@@ -59,19 +59,31 @@ def send_traffic(server, predict) -> None:
     assert predict(b"text=50% off", headers=form).status_code == 500
 
 
+GROWTH = [
+    ("bert_request_errors_total", {"ErrorType": "InvalidInput"}, 1),  # the 400, by type
+    ("bert_texts_total", {}, 2),
+    ("bert_truncated_texts_total", {}, 1),
+    ("Requests5XX", {}, 1),
+]
+"""What `send_traffic` adds to each counter, at least."""
+
+
 def test_handler_and_torchserve_metrics_appear_on_metrics_endpoint_after_traffic(server, predict):
     before = exported(server.metrics_url)
     send_traffic(server, predict)
-    samples = scrape_until_exported(server, handler_metric_names())
+    scrape_until_exported(server, handler_metric_names())
+
+    def grown() -> dict | None:
+        # The handler releases its counters at most once a second (MetricsBuffer): poll until they include ours.
+        samples = exported(server.metrics_url)
+        return samples if all(_growth(samples, before, name, labels) >= n for name, labels, n in GROWTH) else None
+
+    samples = wait_for(grown, 30, f"growth of {[name for name, _, _ in GROWTH]} on /metrics")
     assert value(samples, "ts_inference_requests_total", model_name="tiny") >= 3
-    for name, growth in [
-        ("bert_request_errors_total", 1),  # the 400, by type
-        ("bert_texts_total", 2),
-        ("bert_truncated_texts_total", 1),
-        ("Requests5XX", 1),
-    ]:
-        labels = {"ErrorType": "InvalidInput"} if name == "bert_request_errors_total" else {}
-        assert value(samples, name, **labels) - value(before, name, **labels) >= growth, name
+
+
+def _growth(samples: dict, before: dict, name: str, labels: dict) -> float:
+    return value(samples, name, **labels) - value(before, name, **labels)
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
