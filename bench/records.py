@@ -192,8 +192,28 @@ class ArchiveRecord:
     config: dict
 
 
+class JsonRecord:
+    """Raw results of a run as a JSON file: `to_json`/`save` and their inverse `from_dict`/`load` (typed by dacite;
+    derived numbers a `to_json` adds are ignored on the way back: the records compute them)."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    def save(self, path: Path) -> Path:
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return dacite.from_dict(cls, data, config=dacite.Config(cast=[tuple]))
+
+    @classmethod
+    def load(cls, path: Path):
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
 @dataclass
-class Results:
+class Results(JsonRecord):
     """Everything one `python -m bench` run measured."""
 
     command: str
@@ -221,16 +241,3 @@ class Results:
         data = dataclasses.asdict(self)
         data["accuracy"] = self.accuracy.as_dict() if self.accuracy else None  # with its derived numbers
         return json.dumps(data, indent=1)
-
-    def save(self, path: Path) -> Path:
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Results:
-        """The inverse of `to_json` (derived numbers in it are ignored: the records compute them)."""
-        return dacite.from_dict(cls, data, config=dacite.Config(cast=[tuple]))
-
-    @classmethod
-    def load(cls, path: Path) -> Results:
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))

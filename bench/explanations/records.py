@@ -4,14 +4,9 @@ reads them. Saved as `explanations-results.json` next to the report; `ExplainRes
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import dacite
-
-from ..records import Machine
+from ..records import JsonRecord, Machine
 from .plan import Plan
 
 
@@ -68,7 +63,7 @@ class LayoutRun:
 
 
 @dataclass
-class ExplainResults:
+class ExplainResults(JsonRecord):
     command: str
     quick: bool
     started: str
@@ -90,18 +85,3 @@ class ExplainResults:
     """Phases that could not be measured, and why."""
     load_average_after: list[float] = field(default_factory=list)
     duration_seconds: float = 0.0
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=1)
-
-    def save(self, path: Path) -> Path:
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ExplainResults:
-        return dacite.from_dict(cls, data, config=dacite.Config(cast=[tuple]))
-
-    @classmethod
-    def load(cls, path: Path) -> ExplainResults:
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
