@@ -140,6 +140,8 @@ def test_oip_id_parameters_and_outputs_reach_the_protocol():
         ({"inputs": [tensor(["a"])], "outputs": [{"name": "logits"}]}, 400, "outputs[0] must name one of"),
         ({"inputs": [tensor(["a"])], "parameters": {"temperature": 1}}, 400, "unknown parameter"),
         ({"inputs": [tensor(["a"])], "id": 5}, 400, "'id' must be a string"),
+        # The answer echoes the id: a lone surrogate failed its UTF-8 encoding after the work (a 500).
+        ({"inputs": [tensor(["a"])], "id": "req-\ud800"}, 400, "'id' has an unpaired UTF-16 surrogate at character 4"),
         ({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1]}]}, 400, "no 'data'"),
         ({"inputs": [tensor(["a"], [10**12])]}, 413, "more than 64 texts"),
     ],
@@ -162,6 +164,14 @@ def binary_body(texts: list[str], **parameters) -> tuple[bytes, dict]:
 def test_oip_binary_input_tensor_is_read_from_after_the_json():
     body, headers = binary_body(["Shares fell.", "Ünïcode"])
     assert decode(body, headers=headers).texts == ("Shares fell.", "Ünïcode")
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u0663", "-1", "1e3", ""])
+def test_oip_binary_header_that_is_not_ascii_digits_is_a_400_naming_it(length):
+    # "²" and Arabic-Indic "٣" pass str.isdigit() but not int(): they were a 500.
+    body, headers = binary_body(["Shares fell."])
+    with pytest.raises(InvalidInput, match="header Inference-Header-Content-Length must be a byte count"):
+        decode(body, headers={**headers, "inference-header-content-length": length})
 
 
 def test_oip_binary_input_cut_short_is_a_400():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from .parameters import RequestParameters, parameters_from
 from .protocol import Answer, JsonErrorProtocol, ModelIdentity, ascii_json
 
 BINARY_HEADER = "inference-header-content-length"
+ASCII_DIGITS = re.compile(r"[0-9]+")
 OUTPUT_TYPES = {"label": "BYTES", "label_id": "INT64", "score": "FP32", "scores": "FP32"}
 DEFAULT_OUTPUTS = ("label", "label_id", "score")
 REQUEST_FIELDS = ("id", "parameters", "inputs", "outputs", "model_name", "model_version")
@@ -121,7 +123,8 @@ def split_binary(body: bytes, headers: dict[str, str]) -> tuple[bytes, bytes | N
     value = headers.get(BINARY_HEADER)
     if value is None:
         return body, None
-    if not value.strip().isdigit() or int(value) > len(body):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not ASCII_DIGITS.fullmatch(value.strip()) or int(value) > len(body):
         raise InvalidInput(
             "header Inference-Header-Content-Length must be a byte count within the body (binary tensor extension)"
         )
@@ -141,6 +144,8 @@ def decode(
     request_id = document.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {type_name(request_id)}")
+    if request_id is not None:
+        _check_echoable(request_id)
     inputs = document["inputs"]
     if len(inputs) != 1:
         raise InvalidInput(f"expected exactly one input tensor (BYTES, the texts), got {len(inputs)}")
@@ -153,6 +158,16 @@ def decode(
         parameters = RequestParameters(parameters.top_k, return_all_scores=True)
     kind = TorchServeGrpcBridge if bridge else OpenInference
     return texts, parameters, kind(request_id, outputs, parameters.top_k)
+
+
+def _check_echoable(request_id: str) -> None:
+    """The answer echoes `id` as UTF-8: a lone surrogate (JSON `"\\ud800"`) would fail the encoder after the work."""
+    try:
+        request_id.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInput(
+            f"'id' has an unpaired UTF-16 surrogate at character {error.start} (a lone \\\\u escape)"
+        ) from None
 
 
 def _texts(tensor: Any, max_texts: int | None, binary: bytes | None, bridge: bool) -> tuple[str, ...]:
