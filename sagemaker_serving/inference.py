@@ -38,6 +38,7 @@ from bert_classifier.codecs import ParsedRequest, choose_response_format, decode
 from bert_classifier.device import usable_cores
 from bert_classifier.errors import InternalError, ServingError
 from bert_classifier.explain import CUSTOM_ATTRIBUTES, custom_attributes_ask, explanation_format
+from bert_classifier.messages import log_fault
 from bert_classifier.service import InferenceService
 from bert_classifier.settings import Settings, read_model_config, settings_from_model_config
 from bert_classifier.startup import start_service
@@ -85,8 +86,8 @@ def predict_fn(data: ParsedRequest, model: InferenceService, context=None) -> Pr
         return Prediction(model.predict(data), data)
     except ServingError as error:  # a client's mistake in an explanation request (413, 400, ...)
         raise _for_container(error) from None
-    except Exception:
-        log.exception("inference failed for a request of %d texts", len(data.texts))
+    except Exception as error:  # noqa: BLE001 - any fault is this request's 500, logged without its message
+        log_fault(error, f"predict_fn, a request of {len(data.texts)} texts")
         raise _for_container(InternalError("inference failed")) from None
 
 

@@ -7,7 +7,8 @@
 The event gives the body (base64-encoded when `isBase64Encoded` is true) and the headers (any case; v2 sends
 them lower-case). The answer is `{"statusCode", "headers", "body", "isBase64Encoded": false}` with CORS
 headers, the core's Content-Type and body: results, or the core's JSON error for 4xx. A fault is a 500 with the
-core's generic JSON error, and the exception goes to the log (never the request's text).
+core's generic JSON error, and the exception's type and stack frames go to the log (never its message, which
+may quote the request's text).
 
 The model loads once per container, on the first request, from `$MODEL_DIR` (default: the first of
 /opt/ml/model and /var/task/model that exists), with the settings of `$MODEL_CONFIG` (default: the
@@ -23,7 +24,7 @@ import os
 from pathlib import Path
 
 from bert_classifier.errors import InvalidInput
-from bert_classifier.messages import Request, Response, error_response
+from bert_classifier.messages import Request, Response, error_response, log_fault
 from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_model_config
 from bert_classifier.startup import start_service
@@ -53,8 +54,8 @@ def lambda_handler(event: dict, context) -> dict:
         return _proxy_response(error_response(error))
     try:
         response = _get_service().handle(request)
-    except Exception as error:  # a fault must still answer: the core's 500 hides its details
-        log.exception("request %s failed", getattr(context, "aws_request_id", "-"))
+    except Exception as error:  # noqa: BLE001 - a fault must still answer (the core's 500 hides its details)
+        log_fault(error, f"request {getattr(context, 'aws_request_id', '-')}")
         response = error_response(error)
     return _proxy_response(response)
 

@@ -95,6 +95,12 @@ def guarded(
     except ServingError as error:
         return error_response(error, protocol, model)
     except BaseException as error:  # noqa: BLE001 - see the docstring
-        frames = "".join(traceback.format_tb(error.__traceback__))
-        log.error("unexpected %s in %s:\n%s", type(error).__name__, getattr(step, "__name__", step), frames)
+        log_fault(error, getattr(step, "__name__", step))
         return error_response(error, protocol, model)
+
+
+def log_fault(error: BaseException, where: object) -> None:
+    """Log an unexpected exception by its type and stack frames only, never its message, which may quote the
+    input (a tokenizer's or a codec's message often does). Every front end logs its faults through this."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error("unexpected %s in %s:\n%s", type(error).__name__, where, frames)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bert_classifier.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from bert_classifier.errors import InternalError, InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from bert_classifier.messages import Request
 from bert_classifier.service import InferenceService
 from bert_classifier.settings import read_settings
@@ -133,6 +134,20 @@ def test_inside_the_aws_container_client_errors_carry_their_status_to_the_toolki
     with pytest.raises(aws_toolkit) as not_acceptable:
         output_fn(predict_fn(input_fn(b'{"text": "x"}', "application/json"), model), "image/png")
     assert not_acceptable.value.status_code == 406
+
+
+def test_a_fault_in_predict_fn_is_logged_by_type_and_frames_never_its_message(model, monkeypatch, caplog):
+    secret = "Confidential merger talks between two banks."
+
+    def broken(parsed):  # an exception message may quote the input
+        raise RuntimeError(f"cannot classify {parsed.texts[0]}")
+
+    monkeypatch.setattr(model, "predict", broken)
+    with caplog.at_level(logging.ERROR), pytest.raises(InternalError):
+        predict_fn(input_fn(json.dumps({"text": secret}).encode(), "application/json"), model)
+    assert "unexpected RuntimeError in predict_fn" in caplog.text
+    assert "in broken" in caplog.text  # the frame that raised
+    assert secret not in caplog.text
 
 
 @pytest.mark.parametrize(
