@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bert_classifier.settings import Settings
@@ -33,7 +33,8 @@ class ServeConfig:
     """Everything `serve` takes from the environment."""
 
     work_dir: Path
-    """Model store, TorchServe's temp files and logs."""
+    """Model store, TorchServe's temp files and logs. `read_config` gives the temp folder (`TMPDIR`);
+    `with_private_work_dir` replaces it by a new private folder inside it before anything is written."""
     opt_ml: Path = Path("/opt/ml")
     bind_host: str = ALL_INTERFACES
     port: int = DEFAULT_PORT
@@ -89,7 +90,7 @@ def read_config(env: Mapping[str, str]) -> ServeConfig:
     port = _integer(env, "SAGEMAKER_BIND_TO_PORT", 1, 65535) or DEFAULT_PORT
     payload_mb = _integer(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 1, MAX_PAYLOAD_MB) or DEFAULT_PAYLOAD_MB
     return ServeConfig(
-        work_dir=Path(_text(env, "TMPDIR") or tempfile.gettempdir()) / "bert-serving",
+        work_dir=Path(_text(env, "TMPDIR") or tempfile.gettempdir()),
         opt_ml=Path(_text(env, "SM_OPT_ML") or "/opt/ml"),
         bind_host=_text(env, "SM_BIND_HOST") or ALL_INTERFACES,
         port=port,
@@ -101,6 +102,14 @@ def read_config(env: Mapping[str, str]) -> ServeConfig:
         max_batch_delay_ms=_integer(env, "SAGEMAKER_TS_MAX_BATCH_DELAY", 0),
         multi_model=_boolean(env, "SAGEMAKER_MULTI_MODEL"),
     )
+
+
+def with_private_work_dir(config: ServeConfig) -> ServeConfig:
+    """`config` with its work folder a new one inside the old, made by `mkdtemp`: mode 0700 and an unpredictable
+    name, created only if it did not exist. A fixed name in a shared /tmp would let another local user create it
+    first and plant a model store, a config.properties or a worker's temp files (an engine choice) for us to use."""
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    return replace(config, work_dir=Path(tempfile.mkdtemp(prefix="bert-serving-", dir=config.work_dir)))
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

@@ -34,7 +34,8 @@ Environment (SageMaker sets the `SAGEMAKER_*` variables; `SM_*` exist for local 
     SAGEMAKER_MAX_PAYLOAD_IN_MB     request body limit in MiB (default 6); larger bodies get 413 with no body
     SM_OPT_ML                       stands in for /opt/ml (tests, `make sagemaker-serve-local`)
     SM_BIND_HOST                    public bind address (default 0.0.0.0; 127.0.0.1 for tests)
-    TMPDIR                          the work folder (model store, TorchServe's temp files and logs) goes here
+    TMPDIR                          the work folder (model store, TorchServe's temp files and logs) is a new
+                                    private one in here (bert-serving-XXXXXXXX, mode 0700)
 
 `BERT_CLASSIFIER_*` variables reach the handler unchanged (bert_classifier.settings).
 """
@@ -49,7 +50,7 @@ import sys
 
 from bert_classifier.errors import InvalidArtifacts
 from sagemaker_serving.drain import wait_until_idle
-from sagemaker_serving.environment import ConfigError, read_config
+from sagemaker_serving.environment import ConfigError, read_config, with_private_work_dir
 from sagemaker_serving.model_store import prepare_model
 from sagemaker_serving.process import TorchServeProcess
 from sagemaker_serving.torchserve_config import torchserve_command, torchserve_environment, torchserve_properties
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     server = TorchServeProcess()
     server.install_signal_handlers()
     try:
-        config = read_config(os.environ)
+        config = with_private_work_dir(read_config(os.environ))
         log.info("%s", config)
         server.drain = functools.partial(wait_until_idle, config.management_url, config.activity_dir)
         prepare_model(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import zipfile
 from pathlib import Path
 
@@ -10,7 +11,13 @@ import pytest
 import yaml
 
 from bert_classifier.errors import InvalidArtifacts
-from sagemaker_serving.environment import DEFAULT_INTERNAL_PORTS, MIB, ConfigError, read_config
+from sagemaker_serving.environment import (
+    DEFAULT_INTERNAL_PORTS,
+    MIB,
+    ConfigError,
+    read_config,
+    with_private_work_dir,
+)
 from sagemaker_serving.model_store import apply_model_settings, prepare_model
 from sagemaker_serving.serve import main
 from sagemaker_serving.torchserve_config import (
@@ -46,7 +53,7 @@ def test_without_environment_serves_on_all_interfaces_port_8080_with_6_mib_bodie
     config = read_config({"TMPDIR": "/scratch"})
     assert (config.bind_host, config.port) == ("0.0.0.0", 8080)
     assert config.model_dir == Path("/opt/ml/model")
-    assert config.work_dir == Path("/scratch/bert-serving")
+    assert config.work_dir == Path("/scratch")  # serve makes its private work folder in here
     assert config.internal_ports == DEFAULT_INTERNAL_PORTS
     assert config.max_request_bytes == 6 * MIB
     assert config.model_settings() == {}
@@ -130,13 +137,14 @@ def test_empty_variables_count_as_unset():
     assert config.port == 8080
 
 
-def test_torchserve_gets_private_temp_and_log_folders_and_no_pythonpath():
-    config = read_config({"TMPDIR": "/scratch"})
+def test_torchserve_gets_private_temp_and_log_folders_and_no_pythonpath(tmp_path):
+    config = with_private_work_dir(read_config({"TMPDIR": str(tmp_path)}))
     env = torchserve_environment(config, {"PYTHONPATH": "/opt/bert-serving/handlers", "BERT_CLASSIFIER_TOP_K": "2"})
     assert "PYTHONPATH" not in env
     assert env["BERT_CLASSIFIER_TOP_K"] == "2"
-    assert env["TMPDIR"] == env["TEMP"] == "/scratch/bert-serving/tmp"
-    assert env["LOG_LOCATION"] == "/scratch/bert-serving/logs"
+    assert env["TMPDIR"] == env["TEMP"] == str(config.work_dir / "tmp")
+    assert env["LOG_LOCATION"] == str(config.work_dir / "logs")
+    assert config.work_dir.parent == tmp_path
 
 
 def write_archive_folder(folder: Path, manifest_model: dict, model_config: dict | None) -> Path:
@@ -217,9 +225,25 @@ def test_missing_model_folder_exits_2_without_starting_torchserve(tmp_path, monk
     monkeypatch.setenv("SM_OPT_ML", str(tmp_path / "nothing-here"))
     monkeypatch.setattr("signal.signal", lambda *args: None)  # keep pytest's own handlers
     assert main(["serve"]) == 2
-    assert not (tmp_path / "bert-serving" / "config.properties").exists()
+    assert not list(tmp_path.rglob("config.properties"))
 
 
 def test_train_is_refused_with_usage(capsys):
     assert main(["train"]) == 2
     assert "does not train" in capsys.readouterr().err
+
+
+def test_the_work_folder_is_private_and_unpredictable_not_a_fixed_name_in_tmp(tmp_path):
+    # Another local user can create a fixed-name folder first and fill it (a model store, a config): ours must
+    # never be that folder, nor the same twice.
+    planted = tmp_path / "bert-serving"
+    planted.mkdir(mode=0o777)
+    config = read_config({"TMPDIR": str(tmp_path)})
+    first, second = with_private_work_dir(config), with_private_work_dir(config)
+    assert first.work_dir != second.work_dir
+    for work in (first, second):
+        assert work.work_dir.parent == tmp_path
+        assert work.work_dir != planted
+        assert work.work_dir.name.startswith("bert-serving-")
+        assert stat.S_IMODE(work.work_dir.stat().st_mode) == 0o700
+        assert work.model_store.parent == work.work_dir
