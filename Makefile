@@ -25,8 +25,11 @@ SERVE_CONFIG  := $(if $(filter on,$(AUTH)),build/config.auth.properties,$(TS_CON
 LOG_CONFIG    := $(if $(filter json,$(LOG_FORMAT)),log4j2-json.xml,log4j2.xml)
 WORKERS       ?=
 MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
-# Explanations run on their own workers: the same archive registered a second time (README "Explanations").
-EXPLAIN_MODEL ?= $(MODEL_NAME)_explain
+# Explanations (Settings.explanations, docs/deployment-security.md): own_pool runs them on their own workers, the
+# same archive registered a second time under a name ending in _explain; shared runs them on the prediction
+# workers; off answers them 403. Off unless turned on: the shipped model-config.yaml leaves them off.
+EXPLANATIONS  ?= own_pool
+EXPLAIN_MODEL := $(MODEL_NAME)_explain
 EXPLAIN_WORKERS ?= 1
 
 .PHONY: help run setup check-java model model-card archive serve stop predict explain test test-unit test-integration lint format \
@@ -81,11 +84,12 @@ serve: setup check-java $(MAR) ## start TorchServe with the archive; returns whe
 	  sed 's/^disable_token_authorization=.*/disable_token_authorization=false/' $(TS_CONFIG) > $(SERVE_CONFIG); fi
 	@mkdir -p logs
 	@# The server keeps its stdout open: send it to a file so `make serve | tee ...` does not wait on it.
-	$(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) --log-config $(LOG_CONFIG) \
+	BERT_CLASSIFIER_EXPLANATIONS=$(EXPLANATIONS) $(BIN)/torchserve --start --ncs --model-store $(MODEL_STORE) --ts-config $(SERVE_CONFIG) --log-config $(LOG_CONFIG) \
 	  --models $(MODEL_NAME)=$(MODEL_NAME).mar > logs/torchserve.out 2>&1 || { cat logs/torchserve.out; exit 1; }
 	$(MANAGE) wait-ready $(MODEL_NAME) --timeout 300
-	$(MANAGE) register $(MODEL_NAME).mar --model-name $(EXPLAIN_MODEL) --workers $(EXPLAIN_WORKERS) --batch-size 1
-	$(MANAGE) wait-ready $(EXPLAIN_MODEL) --timeout 300
+	@if [ "$(EXPLANATIONS)" = own_pool ]; then \
+	  $(MANAGE) register $(MODEL_NAME).mar --model-name $(EXPLAIN_MODEL) --workers $(EXPLAIN_WORKERS) --batch-size 1 && \
+	  $(MANAGE) wait-ready $(EXPLAIN_MODEL) --timeout 300; fi
 
 rollout: ## replace OLD_VERSION by VERSION from MAR_FILE without failing a request: make rollout MAR_FILE=v2.mar VERSION=2.0 OLD_VERSION=1.0
 	$(MANAGE) rollout $(MODEL_NAME) $(MAR_FILE) --new-version $(VERSION) --old-version $(OLD_VERSION) \
@@ -211,11 +215,14 @@ bench-explanations-quick: setup check-java $(MODEL_DIR)/model.safetensors ## sho
 # --- scaling out: KServe bundle and manifests, SageMaker deployment (README "Scaling out") ------------------------
 KSERVE_BUNDLE ?= build/kserve
 KSERVE_VENV   := build/kserve-venv
+# off: the bundle answers explanations 403; own_pool also registers <model>_explain; shared (docs/deployment-security.md).
+KSERVE_EXPLANATIONS ?= off
 .PHONY: kserve-bundle kserve-validate sagemaker-templates sagemaker-mme-artifact
 
 kserve-bundle: setup $(MODEL_DIR)/model.safetensors ## write build/kserve (config/ + model-store/) and deploy/kserve/*.yaml
 	$(BIN)/python -m tools.kserve_bundle --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
-	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --output $(KSERVE_BUNDLE)
+	  --version $(MODEL_VERSION) --config-file $(MODEL_CONFIG) --output $(KSERVE_BUNDLE) \
+	  --explanations $(KSERVE_EXPLANATIONS)
 	$(BIN)/python -m tools.kserve_manifests --output deploy/kserve
 
 # The kserve SDK pins psutil<6 (we pin 7): it gets its own virtualenv, used only to validate the manifests.

@@ -47,7 +47,8 @@ class Server:
         from tools.management_client import wait_ready
         from tools.server import LocalTorchServe
 
-        server = LocalTorchServe(model_store=store)
+        # `shared`: the bench measures explanations on the prediction workers as well as on their own pool.
+        server = LocalTorchServe(model_store=store, env={"BERT_CLASSIFIER_EXPLANATIONS": "shared"})
         server.start(f"{MODEL}={MODEL}.mar")
         started = cls(server)
         try:

@@ -37,6 +37,12 @@ class InvalidInput(ServingError):
     status = 400
 
 
+class Forbidden(ServingError):
+    """The server is set up not to do what the request asks (explanations off on this worker pool)."""
+
+    status = 403
+
+
 class NotAcceptable(ServingError):
     """The `Accept` header asks for a response type we cannot produce."""
 

@@ -25,7 +25,7 @@ from .codecs import (
     encode_results,
 )
 from .errors import InvalidInput, PayloadTooLarge, ServiceUnavailable
-from .explain import Explainer, ExplanationBudget, explanation_format
+from .explain import Explainer, ExplanationBudget, check_explanations_allowed, explanation_format
 from .messages import BatchOutcome, Request, Response, error_response, guarded
 from .model import BatchStats, TextClassifier
 from .results import TextScores, format_result
@@ -80,7 +80,9 @@ class InferenceService:
         return [self._result(text_scores, parsed) for text_scores in scores[0]]
 
     def explain(self, parsed: ParsedRequest) -> list[dict]:
-        """Explanations for one already decoded request (the `predict` of explanations)."""
+        """Explanations for one already decoded request (the `predict` of explanations). Raises `Forbidden` (403)
+        when this pool does not explain (`Settings.explanations`)."""
+        self._check_explanations_allowed()
         return self.explainer.explain(parsed, ExplanationBudget(self.settings.max_explained_texts_per_batch))
 
     def handle(self, request: Request) -> Response:
@@ -144,14 +146,19 @@ class InferenceService:
         return _Prepared(parsed, response_format, self._encode(parsed))
 
     def _explain_in_time(self, request: Request, budget: ExplanationBudget, deadline: float) -> Response:
-        """An explanation holds the worker for seconds: none starts after the batch's deadline."""
+        """An explanation holds the worker for seconds: none starts after the batch's deadline, and none on a
+        pool that does not explain (a 403 before the body is read)."""
+        return self._guarded(self._explain, request, budget, deadline, protocol=request.protocol)
+
+    def _explain(self, request: Request, budget: ExplanationBudget, deadline: float) -> Response:
+        self._check_explanations_allowed()
         if time.monotonic() > deadline:
             return self._out_of_time(request)
-        return self._guarded(self._explain, request, budget, protocol=request.protocol)
-
-    def _explain(self, request: Request, budget: ExplanationBudget) -> Response:
         parsed = self._decode(request)
         return self._guarded(self._explained, parsed, request.accept, budget, protocol=parsed.protocol)
+
+    def _check_explanations_allowed(self) -> None:
+        check_explanations_allowed(self.settings.explanations, self.model.name)
 
     def _explained(self, parsed: ParsedRequest, accept: str | None, budget: ExplanationBudget) -> Response:
         """Explanations are answered in our own contract whatever protocol the body spoke (errors in its shape)."""

@@ -21,6 +21,10 @@ ENGINES = ("auto", "torch", "onnxruntime")
 TORCH_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 ONNXRUNTIME_PRECISIONS = ("auto", "fp32", "int8")
 PACKINGS = ("auto", "off")
+EXPLANATION_MODES = ("off", "own_pool", "shared")
+EXPLAIN_POOL_SUFFIX = "_explain"
+"""With `explanations: own_pool`, the worker pool that explains is the one registered under a model name ending
+in this (the same archive registered again: `make serve`, `make kserve-bundle EXPLANATIONS=own_pool`)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,14 @@ class Settings:
     max_explained_tokens: int = 256
     """Explanations: tokens of a text that are explained, special tokens included (never more than `max_length`,
     the model's view of a text). The rest of a longer text is not read and the result says `truncated`."""
+    explanations: str = "off"
+    """Whether this worker pool explains (`POST /explanations/<model>`, the v1/v2 explain routes, SageMaker's
+    `explain=true`, Lambda's `/explanations`). An explanation holds a worker for seconds, and predictions batched
+    with it wait (`make bench-explanations`: 64 predictions/s fell to 0.8/s next to one explanation client).
+    `off`: every explanation request is a 403 naming this setting. `own_pool`: only the pool whose model name
+    ends in `_explain` (the same archive registered again with its own workers) explains; the prediction pool
+    answers 403 pointing there. `shared`: every pool explains next to its predictions, which pay that cost (on
+    Lambda each execution environment serves one request at a time, so there it costs no prediction anything)."""
     max_explained_texts_per_batch: int = 2
     """Explanations: texts one batch may explain; an explanation request beyond it is a 429 (retry), so a batch
     that mixes predictions and explanations holds its worker at most this many explained texts long. At least
@@ -111,6 +123,7 @@ class Settings:
             )
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
+        _require(self.explanations in EXPLANATION_MODES, f"explanations must be one of {EXPLANATION_MODES}")
         _require(1 <= self.explain_steps <= self.max_explain_steps, "explain_steps must be in [1, max_explain_steps]")
         _require(self.max_texts_per_explanation >= 1, "max_texts_per_explanation must be at least 1")
         _require(self.max_explained_tokens >= 3, "max_explained_tokens must be at least 3")

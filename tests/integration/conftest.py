@@ -17,6 +17,8 @@ from tools.server import LocalTorchServe
 ROOT = Path(__file__).resolve().parents[2]
 TRAINED_MODEL = ROOT / "artifacts"
 READY_TIMEOUT = 240
+EXPLANATIONS_SHARED = {"BERT_CLASSIFIER_EXPLANATIONS": "shared"}
+"""For servers whose tests explain on the prediction workers (explanations are off unless turned on)."""
 
 
 def archive(

@@ -11,7 +11,7 @@ import yaml
 
 from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
-from tests.integration.conftest import ROOT, archive, served_variant, start_server
+from tests.integration.conftest import EXPLANATIONS_SHARED, ROOT, archive, served_variant, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def onnx_server(tmp_path_factory, tiny_bert_dir, tiny_engines_dir):
     archive(tiny_bert_dir, store, "auto", config=config(store.parent, "auto"), engines_dir=tiny_engines_dir)
     int8 = config(store.parent, "int8", engine="onnxruntime", precision="int8")
     archive(tiny_bert_dir, store, "int8", config=int8, engines_dir=tiny_engines_dir)
-    server = start_server(store, "auto=auto.mar,int8=int8.mar")
+    server = start_server(store, "auto=auto.mar,int8=int8.mar", env=EXPLANATIONS_SHARED)
     yield server
     server.stop()
     server.cleanup()

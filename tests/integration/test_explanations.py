@@ -1,5 +1,6 @@
 """Explanations through the real TorchServe: /explanations/<model> and the v1/v2 explain routes, decided per
-request, and a batch forced to mix predictions and explanations where each request gets its own answer."""
+request; the `explanations` setting (off as shipped, own_pool as `make serve` runs it) answering 403 where a pool
+does not explain; and a batch forced to mix predictions and explanations where each request gets its own answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import threading
 
 import pytest
 import requests
+import yaml
 
+from tests.integration.conftest import ROOT, archive
 from tools.management_client import ManagementClient, wait_ready
 from tools.server import wait_for
 
@@ -16,16 +19,60 @@ pytestmark = pytest.mark.integration
 
 TEXT = "Markets rallied after strong earnings from chip makers."
 OTHER = "The striker scored twice in the second half."
-MIXED = "tiny_mixed"
+MIXED = "tiny_mixed_explain"  # an `_explain` pool of the own_pool archive: it predicts and explains
 BATCH_DELAY_MS = 4000
+POOLS = "tiny_pools"
+"""The tiny model archived with `explanations: own_pool`, registered as `make serve` registers the default model:
+its prediction pool under this name and its explanation pool under this name + `_explain`."""
+EXPLAIN = f"{POOLS}_explain"
 
 
 def post(server, path: str, document, headers=None) -> requests.Response:
     return requests.post(f"{server.inference_url}/{path}", json=document, headers=headers or {}, timeout=120)
 
 
-def test_explanations_route_answers_with_words_and_their_offsets(server):
-    response = post(server, "explanations/tiny", {"text": TEXT})
+@pytest.fixture(scope="module")
+def pools(server, tiny_bert_dir):
+    """`tiny_pools.mar` in the server's store, registered as the prediction pool and the explanation pool."""
+    config = yaml.safe_load((ROOT / "model-config.yaml").read_text())
+    config["handler"]["explanations"] = "own_pool"
+    config_file = server.model_store.parent / "tiny-pools-model-config.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    archive(tiny_bert_dir, server.model_store, POOLS, config=config_file)
+    client = ManagementClient(server.management_url)
+    for name, batch_size in ((POOLS, 8), (EXPLAIN, 1)):
+        client.register(f"{POOLS}.mar", model_name=name, workers=1, batch_size=batch_size)
+        wait_ready(client, name, inference_url=server.inference_url, timeout=240)
+    yield
+    for name in (POOLS, EXPLAIN):
+        client.unregister(name)
+
+
+@pytest.mark.parametrize("path", ["explanations/tiny", "v1/models/tiny:explain", "v2/models/tiny/explain"])
+def test_explanations_are_off_as_shipped_a_403_naming_the_setting(server, path):
+    response = post(server, path, {"text": TEXT})
+
+    assert response.status_code == 403
+    assert response.json()["type"] == "Forbidden"
+    assert "explanations=off" in response.json()["message"]
+    assert post(server, "predictions/tiny", {"text": TEXT}).status_code == 200
+
+
+def test_with_own_pool_the_prediction_pool_refuses_explanations_and_names_the_explain_pool(server, pools):
+    refused = post(server, f"explanations/{POOLS}", {"text": TEXT})
+    predicted = post(server, f"predictions/{POOLS}", {"text": TEXT})
+    explained = post(server, f"explanations/{EXPLAIN}", {"text": TEXT})
+
+    assert refused.status_code == 403
+    assert "explanations=own_pool" in refused.json()["message"]
+    assert f"'{EXPLAIN}'" in refused.json()["message"]
+    assert predicted.status_code == 200
+    assert explained.status_code == 200
+    assert explained.json()["label"] == predicted.json()["label"]
+
+
+def test_explanations_route_answers_with_words_and_their_offsets(server, pools):
+    response = post(server, f"explanations/{EXPLAIN}", {"text": TEXT})
     predicted = post(server, "predictions/tiny", {"text": TEXT}).json()
 
     assert response.status_code == 200
@@ -44,9 +91,9 @@ def test_a_clients_explain_header_on_predictions_is_still_a_prediction(server, h
     assert "words" not in response.json()
 
 
-def test_explanation_caps_are_client_errors_that_name_them(server):
-    too_many = post(server, "explanations/tiny", {"data": [TEXT] * 3})
-    too_many_steps = post(server, "explanations/tiny", {"text": TEXT, "parameters": {"steps": 10_000}})
+def test_explanation_caps_are_client_errors_that_name_them(server, pools):
+    too_many = post(server, f"explanations/{EXPLAIN}", {"data": [TEXT] * 3})
+    too_many_steps = post(server, f"explanations/{EXPLAIN}", {"text": TEXT, "parameters": {"steps": 10_000}})
 
     assert too_many.status_code == 413
     assert "max_texts_per_explanation" in too_many.json()["message"]
@@ -57,13 +104,16 @@ def test_explanation_caps_are_client_errors_that_name_them(server):
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("v1/models/tiny:explain", {"text": TEXT}),
-        ("v2/models/tiny/explain", {"text": TEXT}),
-        ("v1/models/tiny:explain", {"instances": [TEXT]}),
-        ("v2/models/tiny/explain", {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT]}]}),
+        (f"v1/models/{EXPLAIN}:explain", {"text": TEXT}),
+        (f"v2/models/{EXPLAIN}/explain", {"text": TEXT}),
+        (f"v1/models/{EXPLAIN}:explain", {"instances": [TEXT]}),
+        (
+            f"v2/models/{EXPLAIN}/explain",
+            {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT]}]},
+        ),
     ],
 )
-def test_kserve_explain_routes_reach_the_handler_as_explanations(server, path, body):
+def test_kserve_explain_routes_reach_the_handler_as_explanations(server, pools, path, body):
     """TorchServe's frontend marks both routes as explanations; bodies in our contract, KServe v1's and the Open
     Inference Protocol's are read as on their prediction routes, and answered in our own contract."""
     response = post(server, path, body)
@@ -74,18 +124,19 @@ def test_kserve_explain_routes_reach_the_handler_as_explanations(server, path, b
     assert result["words"][0]["word"] == "Markets"
 
 
-def test_an_explain_route_error_is_in_the_protocol_of_the_body(server):
-    response = post(server, "v1/models/tiny:explain", {"instances": [TEXT], "parameters": {"steps": 10_000}})
+def test_an_explain_route_error_is_in_the_protocol_of_the_body(server, pools):
+    response = post(server, f"v1/models/{EXPLAIN}:explain", {"instances": [TEXT], "parameters": {"steps": 10_000}})
 
     assert response.status_code == 400
     assert "max_explain_steps" in response.json()["error"]  # KServe's {"error": ...}, not our {"code", ...}
 
 
 @pytest.fixture(scope="module")
-def mixed(server):
-    """The tiny archive registered again with a long batch delay, so requests sent together share a batch."""
+def mixed(server, pools):
+    """The own_pool archive registered again as an explanation pool with a long batch delay, so requests sent
+    together share a batch."""
     client = ManagementClient(server.management_url)
-    client.register("tiny.mar", model_name=MIXED, workers=1, batch_size=8, max_batch_delay=BATCH_DELAY_MS)
+    client.register(f"{POOLS}.mar", model_name=MIXED, workers=1, batch_size=8, max_batch_delay=BATCH_DELAY_MS)
     wait_ready(client, MIXED, inference_url=server.inference_url, timeout=240)
     yield MIXED
     client.unregister(MIXED)

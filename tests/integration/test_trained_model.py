@@ -12,7 +12,7 @@ import yaml
 
 from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
-from tests.integration.conftest import ROOT, archive, start_server
+from tests.integration.conftest import EXPLANATIONS_SHARED, ROOT, archive, start_server
 from tools.accuracy_gate import MAX_LOSS_POINTS
 from training.corpus import read_article
 
@@ -30,7 +30,7 @@ def served(trained_model_dir, tmp_path_factory):
     store = tmp_path_factory.mktemp("trained-store")
     archive(trained_model_dir, store, "bert_news_classification")
     started = time.monotonic()
-    server = start_server(store, "bert_news_classification=bert_news_classification.mar")
+    server = start_server(store, "bert_news_classification=bert_news_classification.mar", env=EXPLANATIONS_SHARED)
     print(f"\nstart-to-ready of the default archive: {time.monotonic() - started:.1f}s")
     yield server
     server.stop()

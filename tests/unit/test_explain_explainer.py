@@ -19,7 +19,13 @@ pytestmark = pytest.mark.unit
 
 TEXT = "Markets rallied after strong earnings from chip makers."
 OTHER = "The striker scored twice in the second half."
-SETTINGS = Settings(precision="fp32", explain_steps=8, max_texts_per_explanation=2, max_explained_texts_per_batch=3)
+SETTINGS = Settings(
+    precision="fp32",
+    explanations="shared",
+    explain_steps=8,
+    max_texts_per_explanation=2,
+    max_explained_texts_per_batch=3,
+)
 
 
 @pytest.fixture(scope="module")

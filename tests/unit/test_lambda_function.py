@@ -95,7 +95,7 @@ def http_api_event(body: str | None, headers: dict, method: str = "POST", base64
 
 @pytest.fixture(scope="module")
 def loaded(tiny_bert_dir) -> InferenceService:
-    service = InferenceService.load(tiny_bert_dir, read_settings(None, env={}))
+    service = InferenceService.load(tiny_bert_dir, read_settings({"explanations": "shared"}, env={}))
     service.warm_up()
     return service
 
@@ -280,6 +280,18 @@ def test_the_shipped_model_config_is_found_next_to_the_package():
     assert (
         lambda_function._model_config(None) == lambda_function.Path(__file__).resolve().parents[2] / "model-config.yaml"
     )
+
+
+def test_explanations_are_off_by_default_a_403_naming_the_setting(cold, monkeypatch):
+    monkeypatch.delenv("BERT_CLASSIFIER_EXPLANATIONS", raising=False)
+    event = http_api_event(json.dumps({"text": TEXTS[0]}), {"Content-Type": "application/json"})
+    event["rawPath"] = "/prod/explanations"
+
+    response = lambda_handler(event, LambdaContext())
+
+    assert response["statusCode"] == 403
+    assert "explanations=off" in json.loads(response["body"])["message"]
+    assert_cors_and_type(response, "application/json")
 
 
 @pytest.mark.parametrize("make_event", [rest_api_event, http_api_event])

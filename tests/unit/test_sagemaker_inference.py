@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,11 @@ TEXTS = ["Shares rose after profits beat forecasts.", "The striker scored twice.
 
 # These tests compare separately loaded services (one in a subprocess) for equal answers: that needs one engine
 # and precision, where `auto` would probe at every load and may pick torch bf16 in one and fp32 in another.
-PINNED = {"BERT_CLASSIFIER_ENGINE": "torch", "BERT_CLASSIFIER_PRECISION": "fp32"}
+PINNED = {
+    "BERT_CLASSIFIER_ENGINE": "torch",
+    "BERT_CLASSIFIER_PRECISION": "fp32",
+    "BERT_CLASSIFIER_EXPLANATIONS": "shared",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -267,6 +272,18 @@ def test_custom_attributes_asking_to_explain_get_an_explanation_per_text(model):
     assert content_type == "application/json"
     assert [result["words"][0]["word"] for result in json.loads(body)] == ["Shares", "The"]
     assert all("words" not in result for result in json.loads(plain))
+
+
+def test_with_explanations_off_custom_attributes_get_a_403_naming_the_setting(model, aws_toolkit):
+    off = InferenceService(model.classifier, replace(model.settings, explanations="off"), model.model)
+    context = toolkit_context({"X-Amzn-SageMaker-Custom-Attributes": "explain=true"})
+    data = input_fn(json.dumps({"text": TEXTS[0]}).encode(), "application/json")
+
+    with pytest.raises(aws_toolkit) as refused:
+        predict_fn(data, off, context)
+    assert (refused.value.status_code, refused.value.phrase) == (403, "Forbidden")
+    assert "explanations=off" in json.loads(refused.value.message)["message"]
+    assert predict_fn(data, off, toolkit_context({})).results[0]["label"]
 
 
 def test_an_explanation_is_never_csv_and_its_limits_carry_their_status(model):

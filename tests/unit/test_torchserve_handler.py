@@ -28,7 +28,7 @@ def service(tiny_bert_dir, tmp_path_factory):
     (model_dir / "MAR-INF").mkdir()
     manifest = {"model": {"modelName": "tiny", "handler": "torchserve_handler.py", "configFile": "model-config.yaml"}}
     (model_dir / "MAR-INF" / "MANIFEST.json").write_text(json.dumps(manifest))
-    config = {"minWorkers": 1, "maxWorkers": 1, "handler": {"max_texts_per_request": 4}}
+    config = {"minWorkers": 1, "maxWorkers": 1, "handler": {"max_texts_per_request": 4, "explanations": "shared"}}
     (model_dir / "model-config.yaml").write_text(yaml.safe_dump(config))
     metrics = MetricsCacheYamlImpl(config_file_path=str(ROOT / "metrics.yaml"))
     metrics.initialize_cache()

@@ -7,6 +7,14 @@ formats the answer. The service decodes, negotiates (`result.explanation_format`
 
 from .asking import CUSTOM_ATTRIBUTES, custom_attributes_ask
 from .explainer import Explainer, ExplanationBudget
+from .pools import check_explanations_allowed
 from .result import explanation_format
 
-__all__ = ["CUSTOM_ATTRIBUTES", "Explainer", "ExplanationBudget", "custom_attributes_ask", "explanation_format"]
+__all__ = [
+    "CUSTOM_ATTRIBUTES",
+    "Explainer",
+    "ExplanationBudget",
+    "check_explanations_allowed",
+    "custom_attributes_ask",
+    "explanation_format",
+]
