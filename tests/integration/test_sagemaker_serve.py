@@ -292,6 +292,11 @@ def test_management_api_is_only_on_loopback_and_cannot_register_models(serve):
     assert serve.management_url.startswith("http://127.0.0.1:")
 
 
+def test_the_frontend_jvm_runs_with_a_heap_limit_and_exits_on_out_of_memory(serve):
+    [java] = [process for process in serve._current_descendants() if process.name() == "java"]
+    assert {"-Xmx1g", "-XX:+ExitOnOutOfMemoryError"} <= set(java.cmdline())
+
+
 def test_sagemaker_environment_reaches_torchserves_model_settings(serve):
     description = requests.get(f"{serve.management_url}/models/model", timeout=10).json()[0]
     assert description["batchSize"] == 4

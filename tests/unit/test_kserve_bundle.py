@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bert_classifier.settings import read_settings
-from tools.kserve_bundle import bundle_model_config, model_snapshot, parse_args
+from tools.kserve_bundle import bundle_model_config, bundle_properties, model_snapshot, parse_args, read_properties
 
 pytestmark = pytest.mark.unit
 
@@ -40,6 +40,17 @@ def test_shared_explains_on_the_one_pool():
     config = bundle_model_config(SHIPPED, "shared")
     assert read_settings(config["handler"], env={}).explanations == "shared"
     assert list(model_snapshot(config, "news", "1.0", "shared")["models"]) == ["news"]
+
+
+def test_the_bundles_jvm_has_the_projects_heap_limit_and_exits_on_out_of_memory():
+    project = read_properties(ROOT / "config.properties")
+    vmargs = properties_of(bundle_properties(project, model_snapshot(SHIPPED, "news", "1.0")))["vmargs"].split()
+    assert project["vmargs"].split() == vmargs[: len(project["vmargs"].split())]
+    assert {"-Xmx1g", "-XX:+ExitOnOutOfMemoryError"} <= set(vmargs)
+
+
+def properties_of(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def test_an_unknown_mode_is_refused():

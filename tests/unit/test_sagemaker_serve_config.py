@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -84,6 +85,13 @@ def test_public_port_is_the_only_non_loopback_listener_and_apis_are_locked_down(
     default = properties(torchserve_properties(read_config({})))
     assert default["inference_address"] == "http://0.0.0.0:8080"
     assert default["management_address"] == "http://127.0.0.1:8081"
+
+
+def test_the_frontend_jvm_has_a_heap_limit_and_exits_on_out_of_memory():
+    vmargs = properties(TS_CONFIG.read_text())["vmargs"].split()
+    assert "-XX:+ExitOnOutOfMemoryError" in vmargs
+    assert [arg for arg in vmargs if re.fullmatch(r"-Xmx\d+[mMgG]", arg)] == ["-Xmx1g"]
+    assert {"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"} <= set(vmargs)  # tuned separately, kept
 
 
 def test_the_image_runs_the_jvm_and_log_settings_make_serve_uses():
