@@ -33,6 +33,7 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bert-classifier:cpu"
 ENDPOINT = "bert-news"
 RESOURCE_ID = f"endpoint/{ENDPOINT}/variant/AllTraffic"
 NO_WAIT = {"wait": False}
+CREATE_MODEL = calls.create_model
 
 
 def model(name: str = "bert-news-v1", data: str = "s3://bucket/v1/model.tar.gz") -> ModelSpec:
@@ -138,8 +139,9 @@ def test_blue_green_update_shifts_a_canary_and_rolls_back_on_the_5xx_alarm(aws, 
         "bert-news-v2"
     )
     alarm = aws.cloudwatch.describe_alarms(AlarmNames=[f"{ENDPOINT}-5xx"])["MetricAlarms"][0]
-    assert (alarm["MetricName"], alarm["Namespace"]) == ("Invocation5XXErrors", "AWS/SageMaker")
-    assert {"Name": "EndpointName", "Value": ENDPOINT} in alarm["Dimensions"]
+    assert_a_5xx_rate_alarm(alarm)
+    stats = {query["Id"]: query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query}
+    assert {"Name": "EndpointName", "Value": ENDPOINT} in stats["errors"]["Dimensions"]
     [update] = updates
     assert update["params"]["EndpointConfigName"] == config
     deployment = update["params"]["DeploymentConfig"]
@@ -151,6 +153,31 @@ def test_blue_green_update_shifts_a_canary_and_rolls_back_on_the_5xx_alarm(aws, 
     }
     assert deployment["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": f"{ENDPOINT}-5xx"}]}
     assert len(update["targets_during_update"]) == 1, "same instance type: autoscaling stays registered"
+
+
+def assert_a_5xx_rate_alarm(alarm: dict) -> None:
+    """A client can cause a few 5xx at will (docs/deployment-security.md): the rollback alarm must need a share of
+    the invocations, several minutes running, never one 5xx."""
+    assert "MetricName" not in alarm
+    stats = {query["Id"]: query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query}
+    assert (stats["errors"]["MetricName"], stats["errors"]["Namespace"]) == ("Invocation5XXErrors", "AWS/SageMaker")
+    assert stats["invocations"]["MetricName"] == "Invocations"
+    [share] = [query for query in alarm["Metrics"] if query.get("ReturnData", True)]
+    assert "100 * FILL(errors, 0) / invocations" in share["Expression"]
+    assert "invocations >= 20" in share["Expression"]  # a quiet minute's single 5xx is no rate
+    assert alarm["Threshold"] == 5
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3
+
+
+def test_the_model_has_no_network_but_a_serverless_one_which_does_not_support_it(aws, monkeypatch):
+    created = []
+    monkeypatch.setattr(calls, "create_model", lambda spec: created.append(spec) or CREATE_MODEL(spec))
+    actions.deploy_realtime(aws, model(), endpoint=ENDPOINT, instance_type="ml.c5.large", instance_count=1,
+                            scaling=None, **NO_WAIT)  # fmt: skip
+    actions.deploy_serverless(aws, model("bert-news-sl"), endpoint="sl", memory_mb=2048, max_concurrency=4, **NO_WAIT)
+    realtime, serverless = (CREATE_MODEL(spec) for spec in created)
+    assert realtime["EnableNetworkIsolation"] is True  # botocore validated it against SageMaker's model (moto)
+    assert "EnableNetworkIsolation" not in serverless
 
 
 def test_linear_shift_moves_traffic_in_steps(aws, updates):

@@ -6,7 +6,7 @@ come from `calls`. Nothing here reads the command line or the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tools.sagemaker_deploy import calls
 from tools.sagemaker_deploy.calls import ModelSpec, Scaling, TrafficShift
@@ -71,7 +71,9 @@ def deploy_async(
 def deploy_serverless(
     clients: Clients, model: ModelSpec, *, endpoint: str, memory_mb: int, max_concurrency: int, wait: bool = True
 ) -> None:
-    """A serverless endpoint: SageMaker scales it itself, up to `max_concurrency` invocations at once."""
+    """A serverless endpoint: SageMaker scales it itself, up to `max_concurrency` invocations at once. Serverless
+    endpoints support neither network isolation nor a VPC, so the model has neither."""
+    model = replace(model, network_isolation=False, vpc_config=None)
     variant = calls.serverless_variant(model.name, memory_mb, max_concurrency)
     _create(clients, model, endpoint, calls.endpoint_config(_config_name(model), variant))
     _finish(clients, endpoint, None, wait)

@@ -27,6 +27,11 @@ class ModelSpec:
     model_data_url: object
     role_arn: object
     environment: dict = field(default_factory=dict)
+    network_isolation: object = True
+    """No network inside the container: it needs none (SageMaker itself fetches the model and the async payloads).
+    Serverless endpoints do not support it (AWS's serverless feature exclusions)."""
+    vpc_config: object = None
+    """`{"SecurityGroupIds": [...], "Subnets": [...]}`: the container's network interface in your VPC."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,12 @@ def create_model(spec: ModelSpec) -> dict:
     container = {"Image": spec.image, "ModelDataUrl": spec.model_data_url}
     if spec.environment:
         container["Environment"] = dict(spec.environment)
-    return {"ModelName": spec.name, "ExecutionRoleArn": spec.role_arn, "PrimaryContainer": container}
+    request = {"ModelName": spec.name, "ExecutionRoleArn": spec.role_arn, "PrimaryContainer": container}
+    if spec.network_isolation is not False:
+        request["EnableNetworkIsolation"] = spec.network_isolation
+    if spec.vpc_config is not None:
+        request["VpcConfig"] = spec.vpc_config
+    return request
 
 
 def instance_variant(model_name, instance_type, instance_count) -> dict:
@@ -89,18 +99,24 @@ def serverless_variant(model_name, memory_mb, max_concurrency) -> dict:
     }
 
 
-def endpoint_config(name, variant: dict, async_config: dict | None = None) -> dict:
+def endpoint_config(name, variant: dict, async_config: dict | None = None, kms_key_id=None) -> dict:
+    """`kms_key_id` encrypts the instances' storage volume (not for serverless variants)."""
     request = {"EndpointConfigName": name, "ProductionVariants": [variant]}
     if async_config is not None:
         request["AsyncInferenceConfig"] = async_config
+    if kms_key_id is not None:
+        request["KmsKeyId"] = kms_key_id
     return request
 
 
-def async_inference(s3_output_path, max_concurrent_invocations, s3_failure_path=None) -> dict:
-    """Async endpoints: answers go to S3; each instance takes at most this many invocations at once."""
+def async_inference(s3_output_path, max_concurrent_invocations, s3_failure_path=None, kms_key_id=None) -> dict:
+    """Async endpoints: answers go to S3 (encrypted with `kms_key_id` when given); each instance takes at most this
+    many invocations at once."""
     output = {"S3OutputPath": s3_output_path}
     if s3_failure_path is not None:
         output["S3FailurePath"] = s3_failure_path
+    if kms_key_id is not None:
+        output["KmsKeyId"] = kms_key_id
     return {
         "ClientConfig": {"MaxConcurrentInvocationsPerInstance": max_concurrent_invocations},
         "OutputConfig": output,
@@ -142,18 +158,40 @@ def scaling_policy(policy_name, resource_id, scaling: Scaling) -> dict:
     }
 
 
-def rollback_alarm(alarm_name, endpoint_name, variant=VARIANT, max_5xx_per_minute: int = 0) -> dict:
-    """An alarm that fires when the variant answers more than `max_5xx_per_minute` 5xx in a minute, twice in a
-    row; SageMaker rolls a blue/green update back while it is in ALARM."""
+@dataclass(frozen=True)
+class ErrorRate:
+    """When a blue/green update rolls back: more than `max_percent` of the variant's invocations answered 5xx in
+    each of `minutes` minutes running, counting only minutes of at least `min_invocations` invocations. A rate,
+    not any 5xx: a client can still cause some 5xx (docs/deployment-security.md), which must not roll back."""
+
+    max_percent: float = 5.0
+    min_invocations: int = 20
+    minutes: int = 3
+
+
+def rollback_alarm(alarm_name, endpoint_name, variant=VARIANT, rate: ErrorRate = ErrorRate()) -> dict:
+    """A metric-math alarm on the variant's 5xx share of invocations (`ErrorRate`); SageMaker rolls a blue/green
+    update back while it is in ALARM."""
+    dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
+
+    def metric(metric_id: str, name: str) -> dict:
+        stat = {"Namespace": "AWS/SageMaker", "MetricName": name, "Dimensions": dimensions}
+        return {"Id": metric_id, "MetricStat": {"Metric": stat, "Period": SECONDS_PER_MINUTE, "Stat": "Sum"},
+                "ReturnData": False}  # fmt: skip
+
+    share = f"IF(invocations >= {rate.min_invocations}, 100 * FILL(errors, 0) / invocations, 0)"
     return {
         "AlarmName": alarm_name,
-        "Namespace": "AWS/SageMaker",
-        "MetricName": "Invocation5XXErrors",
-        "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}],
-        "Statistic": "Sum",
-        "Period": SECONDS_PER_MINUTE,
-        "EvaluationPeriods": 2,
-        "Threshold": max_5xx_per_minute,
+        "AlarmDescription": f"more than {rate.max_percent:g}% of invocations answered 5xx, {rate.minutes} minutes "
+        f"running (minutes of at least {rate.min_invocations} invocations)",
+        "Metrics": [
+            metric("errors", "Invocation5XXErrors"),
+            metric("invocations", "Invocations"),
+            {"Id": "share", "Expression": share, "Label": "5xx percent of invocations", "ReturnData": True},
+        ],
+        "EvaluationPeriods": rate.minutes,
+        "DatapointsToAlarm": rate.minutes,
+        "Threshold": rate.max_percent,
         "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching",
     }

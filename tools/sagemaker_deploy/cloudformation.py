@@ -5,7 +5,12 @@
 The resources' properties are built by the same `calls` functions as the API calls, with CloudFormation
 intrinsics where the tool has strings. Names of models and endpoint configs are left to CloudFormation, so a
 stack update that changes the image or model data replaces both and updates the endpoint blue/green, by the
-endpoint's DeploymentConfig (canary, rolled back while the 5xx alarm fires). Defaults come from docs/bench.md.
+endpoint's DeploymentConfig (canary, rolled back while the 5xx rate alarm fires). Defaults come from docs/bench.md.
+
+Hardening (docs/deployment-security.md): the model runs without network (`EnableNetworkIsolation`, not on
+serverless, which does not support it), optionally in your VPC (`SubnetIds`, `SecurityGroupIds`) and with your KMS
+key (`KmsKeyArn`: the instances' volumes, async answers); with no `ExecutionRoleArn` the stack creates a
+least-privilege role (`role.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import yaml
 from tools.bench_figures import Capacity, capacity, memory_mib
 from tools.sagemaker_deploy import calls
 from tools.sagemaker_deploy.calls import ModelSpec, Scaling, TrafficShift
+from tools.sagemaker_deploy.role import execution_role
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "deploy" / "sagemaker"
@@ -43,13 +49,46 @@ def attribute(resource: str, name: str) -> dict:
     return {"Fn::GetAtt": [resource, name]}
 
 
+def if_set(condition: str, value) -> dict:
+    """`value` where `condition` holds, else the property is left out."""
+    return {"Fn::If": [condition, value, ref("AWS::NoValue")]}
+
+
+def _conditions(kind: str) -> dict:
+    conditions = {
+        "CreateRole": {"Fn::Equals": [ref("ExecutionRoleArn"), ""]},
+        "HasKmsKey": {"Fn::Not": [{"Fn::Equals": [ref("KmsKeyArn"), ""]}]},
+    }
+    if kind != "serverless":
+        conditions["HasVpc"] = {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref("SubnetIds")]}, ""]}]}
+    return conditions
+
+
 def _parameters(kind: str, fit: Capacity) -> dict:
     parameters = {
         "EndpointName": {"Type": "String", "Description": "the endpoint's name"},
         "ImageUri": {"Type": "String", "Description": "ECR URI of our image (docker/Dockerfile)"},
         "ModelDataUrl": {"Type": "String", "Description": "s3:// URI of make sagemaker-artifact's model.tar.gz"},
-        "ExecutionRoleArn": {"Type": "String", "Description": "the role SageMaker assumes"},
+        "ExecutionRoleArn": {
+            "Type": "String",
+            "Default": "",
+            "Description": "the role SageMaker assumes; empty: the stack creates a least-privilege one",
+        },
+        "KmsKeyArn": {
+            "Type": "String",
+            "Default": "",
+            "Description": "KMS key for the instances' storage volumes"
+            + (" and the answers in S3" if kind == "async" else "")
+            + "; empty: AWS managed keys",
+        },
     }
+    if kind != "serverless":  # serverless endpoints support neither a VPC nor network isolation
+        parameters["SubnetIds"] = {
+            "Type": "CommaDelimitedList",
+            "Default": "",
+            "Description": "subnets for the model's network interface (with SecurityGroupIds); empty: no VPC",
+        }
+        parameters["SecurityGroupIds"] = {"Type": "CommaDelimitedList", "Default": "", "Description": "with SubnetIds"}
     if kind in ("realtime", "async"):
         parameters["InstanceType"] = {"Type": "String", "Default": "ml.c5.large"}
         parameters["InstanceCount"] = {"Type": "Number", "Default": 1, "MinValue": 1}
@@ -67,6 +106,10 @@ def _parameters(kind: str, fit: Capacity) -> dict:
         }
     if kind == "async":
         parameters["S3OutputPath"] = {"Type": "String", "Description": "s3:// prefix for the answers"}
+        parameters["AsyncInputS3Uri"] = {
+            "Type": "String",
+            "Description": "s3:// prefix callers put requests under (InputLocation); the created role reads only it",
+        }
         parameters["MaxConcurrentInvocationsPerInstance"] = {"Type": "Number", "Default": fit.knee_concurrency}
     if kind == "serverless":
         parameters["MemorySizeInMB"] = {
@@ -87,11 +130,19 @@ def _variant(kind: str) -> dict:
 
 def template(kind: str, fit: Capacity) -> dict:
     """The template for one endpoint kind: realtime, async or serverless."""
-    model = ModelSpec(None, ref("ImageUri"), ref("ModelDataUrl"), ref("ExecutionRoleArn"))
-    inference = calls.async_inference(ref("S3OutputPath"), ref("MaxConcurrentInvocationsPerInstance"))
-    config = calls.endpoint_config(None, _variant(kind), inference if kind == "async" else None)
+    role = {"Fn::If": ["CreateRole", attribute("ExecutionRole", "Arn"), ref("ExecutionRoleArn")]}
+    vpc = {"SecurityGroupIds": ref("SecurityGroupIds"), "Subnets": ref("SubnetIds")}
+    isolated = kind != "serverless"
+    model = ModelSpec(None, ref("ImageUri"), ref("ModelDataUrl"), role, network_isolation=isolated,
+                      vpc_config=if_set("HasVpc", vpc) if isolated else None)  # fmt: skip
+    kms_key = if_set("HasKmsKey", ref("KmsKeyArn"))
+    inference = calls.async_inference(ref("S3OutputPath"), ref("MaxConcurrentInvocationsPerInstance"), None, kms_key)
+    config = calls.endpoint_config(
+        None, _variant(kind), inference if kind == "async" else None, kms_key if isolated else None
+    )
     endpoint = calls.create_endpoint(ref("EndpointName"), attribute("EndpointConfig", "EndpointConfigName"))
     resources = {
+        "ExecutionRole": execution_role(kind),
         "Model": _resource("AWS::SageMaker::Model", calls.create_model(model)),
         "EndpointConfig": _resource("AWS::SageMaker::EndpointConfig", config),
         "Endpoint": _resource("AWS::SageMaker::Endpoint", endpoint),
@@ -114,6 +165,7 @@ def template(kind: str, fit: Capacity) -> dict:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"BERT news classifier: {kind} SageMaker endpoint (sized from docs/bench.md)",
         "Parameters": _parameters(kind, fit),
+        "Conditions": _conditions(kind),
         "Resources": resources,
         "Outputs": {"EndpointName": {"Value": attribute("Endpoint", "EndpointName")}},
     }
