@@ -145,7 +145,7 @@ lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint o
 	$(BIN)/ruff format --check .
 	@if ls docker/*Dockerfile* >/dev/null 2>&1; then $(BIN)/hadolint docker/*Dockerfile*; fi
 	$(BIN)/yamllint --strict deploy
-	$(BIN)/cfn-lint deploy/sagemaker/*.yaml
+	$(BIN)/cfn-lint deploy/sagemaker/*.yaml deploy/lambda/*.yaml
 
 format: setup ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -240,6 +240,10 @@ sagemaker-mme-artifact: setup ## one model's tarball for a multi-model endpoint:
 
 sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/bench.md
 	$(BIN)/python -m tools.sagemaker_deploy.cloudformation --output deploy/sagemaker
+
+.PHONY: lambda-template
+lambda-template: setup ## regenerate deploy/lambda/api.yaml (Lambda behind an HTTP API: JWT authorizer, throttling, reserved concurrency)
+	$(BIN)/python -m tools.lambda_api --output deploy/lambda
 # --- end scaling out ----------------------------------------------------------------------------------------------
 
 # --- reliability: hostile input, overload, faults, soak, log canary (reliability/, docs/reliability.md) -------------

@@ -5,10 +5,12 @@
                         "Explanations": allow for its cost in the function's timeout)
 
 The event gives the body (base64-encoded when `isBase64Encoded` is true) and the headers (any case; v2 sends
-them lower-case). The answer is `{"statusCode", "headers", "body", "isBase64Encoded": false}` with CORS
-headers, the core's Content-Type and body: results, or the core's JSON error for 4xx. A fault is a 500 with the
-core's generic JSON error, and the exception's type and stack frames go to the log (never its message, which
-may quote the request's text).
+them lower-case). The answer is `{"statusCode", "headers", "body", "isBase64Encoded": false}` with the core's
+Content-Type and body: results, or the core's JSON error for 4xx. A fault is a 500 with the core's generic JSON
+error, and the exception's type and stack frames go to the log (never its message, which may quote the request's
+text). CORS headers name the one origin `$CORS_ALLOW_ORIGIN` allows, and there are none when it is unset (an HTTP
+API's own CORS configuration, as in deploy/lambda/api.yaml, then answers browsers). Explanations are off unless
+`BERT_CLASSIFIER_EXPLANATIONS` turns them on (`shared`: each execution environment serves one request at a time).
 
 The model loads once per container, on the first request, from `$MODEL_DIR` (default: the first of
 /opt/ml/model and /var/task/model that exists), with the settings of `$MODEL_CONFIG` (default: the
@@ -35,11 +37,8 @@ log.setLevel(logging.INFO)
 DEFAULT_MODEL_DIRS = (Path("/opt/ml/model"), Path("/var/task/model"))
 EXPLANATION_SEGMENT = "explanations"
 """The last path segment that asks for an explanation, as TorchServe's /explanations route."""
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "OPTIONS,POST",
-    "Access-Control-Allow-Headers": "Content-Type,Accept",
-}
+CORS_ORIGIN_VARIABLE = "CORS_ALLOW_ORIGIN"
+CORS_HEADERS = {"Access-Control-Allow-Methods": "OPTIONS,POST", "Access-Control-Allow-Headers": "Content-Type,Accept"}
 
 _service: InferenceService | None = None
 
@@ -47,7 +46,7 @@ _service: InferenceService | None = None
 def lambda_handler(event: dict, context) -> dict:
     """Classify the request in an API Gateway proxy event; always answers, never raises."""
     if _method(event) == "OPTIONS":  # CORS preflight
-        return {"statusCode": 204, "headers": dict(CORS_HEADERS), "body": "", "isBase64Encoded": False}
+        return {"statusCode": 204, "headers": _cors_headers(), "body": "", "isBase64Encoded": False}
     try:
         request = _request(event)
     except InvalidInput as error:
@@ -110,10 +109,16 @@ def _body(event: dict) -> bytes | str | None:
         raise InvalidInput("the request body is marked base64-encoded but is not valid base64") from None
 
 
+def _cors_headers() -> dict[str, str]:
+    """CORS headers for `$CORS_ALLOW_ORIGIN`, the one origin browsers may call from; none without it."""
+    origin = os.environ.get(CORS_ORIGIN_VARIABLE, "").strip()
+    return {"Access-Control-Allow-Origin": origin, **CORS_HEADERS} if origin else {}
+
+
 def _proxy_response(response: Response) -> dict:
     return {
         "statusCode": response.status,
-        "headers": {"Content-Type": response.content_type, **CORS_HEADERS},
+        "headers": {"Content-Type": response.content_type, **_cors_headers()},
         "body": response.body.decode("utf-8"),
         "isBase64Encoded": False,
     }

@@ -123,9 +123,18 @@ def cold(monkeypatch, tiny_bert_dir):
     return loads
 
 
+ORIGIN = "https://news.example.com"
+
+
+@pytest.fixture(autouse=True)
+def cors_origin(monkeypatch):
+    """The function as deployed with one allowed origin (`CORS_ALLOW_ORIGIN`)."""
+    monkeypatch.setenv(lambda_function.CORS_ORIGIN_VARIABLE, ORIGIN)
+
+
 def assert_cors_and_type(response: dict, content_type: str) -> None:
     assert response["headers"]["Content-Type"] == content_type
-    assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+    assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
     assert response["isBase64Encoded"] is False
 
 
@@ -190,8 +199,17 @@ def test_cors_preflight_is_answered_without_the_model(monkeypatch, make_event):
     monkeypatch.setenv("MODEL_DIR", "/nonexistent")
     response = lambda_handler(make_event(None, {"Origin": "https://example.com"}, method="OPTIONS"), None)
     assert response["statusCode"] == 204
-    assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+    assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
     assert "POST" in response["headers"]["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.parametrize("method", ["POST", "OPTIONS"])
+def test_without_an_allowed_origin_no_browser_origin_is_allowed(warm, monkeypatch, method):
+    monkeypatch.delenv(lambda_function.CORS_ORIGIN_VARIABLE)
+    headers = {"Content-Type": "application/json", "Origin": "https://elsewhere.example"}
+    response = lambda_handler(http_api_event('{"text": "one"}', headers, method=method), LambdaContext())
+    assert response["statusCode"] in (200, 204)
+    assert not [name for name in response["headers"] if name.startswith("Access-Control-")]
 
 
 def test_the_model_loads_once_per_container(cold):

@@ -34,7 +34,7 @@ HEADER = (
 )
 
 
-class _NoAliases(yaml.SafeDumper):
+class NoAliasDumper(yaml.SafeDumper):
     """CloudFormation rejects YAML anchors and aliases (`&id001`/`*id001`), which PyYAML writes for shared values."""
 
     def ignore_aliases(self, data) -> bool:
@@ -183,7 +183,7 @@ def write_templates(output: Path = OUTPUT, fit: Capacity | None = None) -> list[
     for kind in ("realtime", "async", "serverless"):
         path = output / f"{kind}.yaml"
         path.write_text(
-            HEADER + "---\n" + yaml.dump(template(kind, fit), Dumper=_NoAliases, sort_keys=False, width=120)
+            HEADER + "---\n" + yaml.dump(template(kind, fit), Dumper=NoAliasDumper, sort_keys=False, width=120)
         )
         written.append(path)
     return written
