@@ -53,6 +53,11 @@ class ServeConfig:
         return self.opt_ml / "model"
 
     @property
+    def models_dir(self) -> Path:
+        """Where SageMaker extracts each model of a multi-model endpoint (the only folders a load may name)."""
+        return self.opt_ml / "models"
+
+    @property
     def model_store(self) -> Path:
         return self.work_dir / "model-store"
 

@@ -17,7 +17,11 @@ Not met, or differently: `GET /models/<name>` answers TorchServe's description, 
 modelUrl among other fields, where the contract shows one object. A JSON registration ignores the archive's
 `maxBatchDelay` (TorchServe 0.12 compares its default with a different sentinel) and batches without waiting.
 Unloading under memory pressure is SageMaker's own doing (it calls DELETE); the container's part, answering 507,
-holds. Only SageMaker reaches the container's port, so registration is on there (`enable_model_api=true`).
+holds.
+
+TorchServe serves all of this on one loopback address (inference and management together, registration on);
+the public port is `mme_gateway`'s, which passes on only the routes above and only loads of folders under
+/opt/ml/models (docs/deployment-security.md).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from sagemaker_serving.environment import ServeConfig
 
 
 def multi_model_properties(config: ServeConfig) -> dict[str, str]:
-    """config.properties lines that make TorchServe an MME container: management on the public address."""
+    """config.properties lines that make TorchServe an MME container behind `mme_gateway`: inference and
+    management together on one loopback address (TorchServe then answers the contract's routes on it)."""
     return {
-        "management_address": f"http://{config.bind_host}:{config.port}",
+        "inference_address": config.management_url,
+        "management_address": config.management_url,
         "enable_model_api": "true",
         # JSON registrations start this many workers when the archive names none; TorchServe's default is 0, and
         # a model registered with 0 workers answers 200 to the load and never serves.

@@ -15,7 +15,8 @@
 
 What TorchServe exposes:
 - `GET /ping` and `POST /invocations` on `$SM_BIND_HOST:$SAGEMAKER_BIND_TO_PORT` (0.0.0.0:8080). `/invocations`
-  goes to the one model loaded at start-up, with the request's Content-Type and Accept headers.
+  goes to the one model loaded at start-up, with the request's Content-Type and Accept headers. On a multi-model
+  endpoint, the contract's routes there, through `mme_gateway` (TorchServe itself on loopback).
 - Management, metrics and gRPC APIs on 127.0.0.1 only (never on the public port, unlike the AWS toolkit), on the
   first ports of `$SAGEMAKER_SAFE_PORT_RANGE` when SageMaker gives one (multi-container endpoints).
 - No token authorization (SageMaker sends no bearer token, and the public port serves only ping and
@@ -51,6 +52,7 @@ import sys
 from bert_classifier.errors import InvalidArtifacts
 from sagemaker_serving.drain import wait_until_idle
 from sagemaker_serving.environment import ConfigError, read_config, with_private_work_dir
+from sagemaker_serving.mme_gateway import Gateway
 from sagemaker_serving.model_store import prepare_model
 from sagemaker_serving.process import TorchServeProcess
 from sagemaker_serving.torchserve_config import torchserve_command, torchserve_environment, torchserve_properties
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.CalledProcessError as error:
         log.error("torch-model-archiver failed with exit code %d", error.returncode)
         return 1
+    if config.multi_model:  # the public port passes on only the MME contract's routes
+        Gateway(config.bind_host, config.port, config.management_url, config.models_dir).start_in_thread()
     return server.run(torchserve_command(config, properties), torchserve_environment(config, os.environ))
 
 

@@ -7,6 +7,7 @@ on the one public port.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -35,7 +36,7 @@ def models(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("mme")
     config = work / "model-config.yaml"  # one worker per model keeps the test light
     config.write_text((ROOT / "model-config.yaml").read_text().replace("Workers: 2", "Workers: 1"))
-    root = work / "opt-ml-models"
+    root = work / "opt-ml" / "models"  # serve's SM_OPT_ML is its parent: loads must name folders in here
     for name, seed in (("a", 0), ("b", 1)):
         saved = save_tiny_bert(work / f"saved-{name}", seed=seed, initializer_range=0.2)
         tarball = build_mme_artifact(saved, work / f"{name}.tar.gz", "news", config)
@@ -47,7 +48,7 @@ def models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
+def serve(tmp_path_factory, models):
     workdir = tmp_path_factory.mktemp("serve")
     (workdir / "tmp").mkdir()
     port, internal = free_port(), free_port_range(4)
@@ -56,7 +57,7 @@ def serve(tmp_path_factory):
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "handlers")]),
         "TOKENIZERS_PARALLELISM": "false",
         "SAGEMAKER_MULTI_MODEL": "true",
-        "SM_OPT_ML": str(workdir / "no-opt-ml"),  # an MME container has no /opt/ml/model
+        "SM_OPT_ML": str(models.parent),  # an MME container has /opt/ml/models, no /opt/ml/model
         "SM_BIND_HOST": "127.0.0.1",
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_SAFE_PORT_RANGE": f"{internal}-{internal + 3}",
@@ -65,7 +66,7 @@ def serve(tmp_path_factory):
     log = workdir / "serve.log"
     process = subprocess.Popen([sys.executable, "-m", "sagemaker_serving.serve", "serve"], cwd=workdir, env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    instance = Serve(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}", log)
+    instance = Serve(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", log)
 
     def healthy() -> bool:
         assert process.poll() is None, instance.log()[-4000:]
@@ -131,8 +132,25 @@ def test_a_plain_sagemaker_artifact_is_not_loadable_as_an_mme_model(serve, model
     assert load(serve, "plain", models / "plain" / "model").status_code == 500
 
 
-def test_urls_are_still_refused(serve):
-    response = requests.post(f"{serve.url}/models", json={"model_name": "x", "url": "http://127.0.0.1:1/x.mar"},
-                             timeout=30)  # fmt: skip
-    assert response.status_code == 404
-    assert "does not match any allowed URL" in response.json()["message"]
+def test_urls_and_folders_outside_the_models_folder_are_refused_by_the_gateway(serve, models, tmp_path):
+    planted = tmp_path / "planted"
+    shutil.copytree(models / "a" / "model", planted)  # a loadable archive another local user could leave
+    for url in ("http://127.0.0.1:1/x.mar", str(planted), f"{models}/../../{tmp_path.name}/planted"):
+        response = requests.post(f"{serve.url}/models", json={"model_name": "x", "url": url}, timeout=30)
+        assert response.status_code == 403, url
+        assert "url must be a folder under" in response.json()["message"]
+    torchserve = requests.post(f"{serve.management_url}/models", json={"model_name": "x", "url": str(planted)},
+                               timeout=240)  # fmt: skip
+    assert torchserve.status_code == 200  # what the public port allowed before: TorchServe loads any folder
+    requests.delete(f"{serve.management_url}/models/x", timeout=60)
+
+
+def test_only_the_contracts_routes_reach_torchserve(serve, models):
+    assert load(serve, "model-scale", models / "b" / "model").status_code == 200
+    scale = requests.put(f"{serve.url}/models/model-scale", params={"min_worker": 8}, timeout=30)
+    assert scale.status_code == 404  # the gateway's: TorchServe's management API would scale the workers
+    assert "not a route of a SageMaker multi-model endpoint" in scale.json()["message"]
+    assert requests.get(f"{serve.url}/api-description", timeout=30).status_code == 404
+    described = requests.get(f"{serve.management_url}/models/model-scale", timeout=10).json()[0]
+    assert described["minWorkers"] == 1
+    assert requests.delete(f"{serve.url}/models/model-scale", timeout=60).status_code == 200

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from sagemaker_serving.environment import ConfigError, read_config
+from sagemaker_serving.mme_gateway import Refused, check_load, check_route
 from sagemaker_serving.torchserve_config import torchserve_command, torchserve_properties
 
 pytestmark = pytest.mark.unit
@@ -26,10 +28,13 @@ def test_anything_else_is_refused_by_name():
         read_config({"SAGEMAKER_MULTI_MODEL": "yes"})
 
 
-def test_multi_model_puts_registration_on_the_public_port_and_starts_no_model():
+def test_multi_model_keeps_torchserve_on_loopback_behind_the_gateway_and_starts_no_model():
     config = read_config({"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_BIND_TO_PORT": "9000"})
     properties = lines(torchserve_properties(config))
-    assert properties["management_address"] == properties["inference_address"] == "http://0.0.0.0:9000"
+    # Registration is on, but never on the public port: there the gateway passes on the MME routes only.
+    assert properties["management_address"] == properties["inference_address"] == config.management_url
+    assert config.management_url.startswith("http://127.0.0.1:")
+    assert ":9000" not in torchserve_properties(config)
     assert properties["enable_model_api"] == "true"
     assert properties["allowed_urls"] == "(?!)"  # folders only, never a download
     assert "--models" not in torchserve_command(config, Path("c.properties"))
@@ -41,3 +46,66 @@ def test_a_single_model_endpoint_keeps_management_on_loopback_and_registration_o
     assert properties["management_address"].startswith("http://127.0.0.1:")
     assert properties["enable_model_api"] == "false"
     assert "--models" in torchserve_command(config, Path("c.properties"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/ping"),
+        ("POST", "/invocations"),
+        ("GET", "/models"),
+        ("POST", "/models"),
+        ("GET", "/models/news-a"),
+        ("DELETE", "/models/news-a"),
+        ("POST", "/models/news-a/invoke"),
+    ],
+)
+def test_the_gateway_passes_on_the_mme_contracts_routes(method, path):
+    check_route(method, path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/models/news-a"),  # scale workers
+        ("PUT", "/models/news-a/1.0/set-default"),
+        ("DELETE", "/models/news-a/1.0"),
+        ("POST", "/predictions/news-a"),
+        ("GET", "/api-description"),
+        ("OPTIONS", "/models"),
+        ("POST", "/models/../models"),
+        ("GET", "/metrics"),
+    ],
+)
+def test_the_gateway_refuses_every_other_route_with_a_404(method, path):
+    with pytest.raises(Refused) as refused:
+        check_route(method, path)
+    assert refused.value.status == 404
+
+
+MODELS = Path("/opt/ml/models")
+
+
+def test_a_load_of_a_folder_sagemaker_extracted_passes():
+    check_load(json.dumps({"model_name": "news-a", "url": "/opt/ml/models/abc123/model"}).encode(), "", MODELS)
+
+
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [
+        ({"model_name": "x", "url": "/tmp/planted"}, ""),
+        ({"model_name": "x", "url": "/opt/ml/models/../../../tmp/planted"}, ""),
+        ({"model_name": "x", "url": "/opt/ml/models"}, ""),
+        ({"model_name": "x", "url": "models/abc/model"}, ""),
+        ({"model_name": "x", "url": "file:///opt/ml/models/abc/model"}, ""),
+        ({"model_name": "x", "url": "/opt/ml/models/a/model", "initial_workers": 64}, ""),
+        ({"model_name": "../x", "url": "/opt/ml/models/a/model"}, ""),
+        ({"model_name": "x", "url": "/opt/ml/models/a/model"}, "initial_workers=64"),
+        ("not json", ""),
+    ],
+)
+def test_a_load_of_anything_else_is_a_403(body, query):
+    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    with pytest.raises(Refused) as refused:
+        check_load(raw, query, MODELS)
+    assert refused.value.status == 403
