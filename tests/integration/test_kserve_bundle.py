@@ -5,7 +5,9 @@ Two things differ from a pod, and only these: the storage mount /mnt/models is t
 paths in a copy of config.properties are rewritten), and the addresses move to loopback on free ports through
 `TS_*` environment variables, which the bundle's `enable_envvars_config=true` lets override the file — the way
 KServe's runtime passes its own settings. Everything else (model_snapshot, security switches, metrics
-declarations, log configuration, JVM settings) is the bundle's own.
+declarations, log configuration, JVM settings) is the bundle's own, and TorchServe starts with the ServingRuntime's
+own arguments and environment, its writable folders (/tmp, the logs) mapped into a work folder and the working
+directory read-only, as the pod's root filesystem is.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import requests
 import yaml
 
 from tools.kserve_bundle import MOUNT, read_properties, write_bundle
+from tools.kserve_manifests import LOG_DIR, POD_TMP, serving_runtime
 from tools.management_client import ManagementClient, wait_ready
 from tools.server import free_port, wait_for
 
@@ -68,13 +71,16 @@ def mounted_at(bundle: Path, workdir: Path) -> Path:
 def served(bundle, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("kserve-serve")
     (workdir / "tmp").mkdir()
+    (workdir / "logs").mkdir()
+    root = workdir / "read-only-root"  # the working directory, unwritable like the pod's root filesystem
+    root.mkdir(mode=0o555)
+    [container] = serving_runtime("IMAGE")["spec"]["containers"]
+    writable = {POD_TMP: str(workdir / "tmp"), LOG_DIR: str(workdir / "logs")}
     ports = {name: free_port() for name in ("inference", "management", "metrics", "grpc", "grpc_mgmt", "worker")}
     env = {
         **os.environ,
-        "TMPDIR": str(workdir / "tmp"),
+        **{variable["name"]: writable[variable["value"]] for variable in container["env"]},
         "TEMP": str(workdir / "tmp"),
-        "LOG_LOCATION": str(workdir / "logs"),
-        "METRICS_LOCATION": str(workdir / "logs"),
         "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{ports['inference']}",
         "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{ports['management']}",
         "TS_METRICS_ADDRESS": f"http://127.0.0.1:{ports['metrics']}",
@@ -83,16 +89,14 @@ def served(bundle, tmp_path_factory):
         "TS_INITIAL_WORKER_PORT": str(ports["worker"]),
     }
     torchserve = str(Path(sys.executable).with_name("torchserve"))
-    command = [
-        torchserve,
-        "--start",
-        "--model-store",
-        str(bundle / "model-store"),
-        "--ts-config",
-        str(mounted_at(bundle, workdir)),
-    ]
+    mounted = {
+        f"--model-store={MOUNT}/model-store": f"--model-store={bundle / 'model-store'}",
+        f"--ts-config={MOUNT}/config/config.properties": f"--ts-config={mounted_at(bundle, workdir)}",
+    }
+    command = [torchserve, *(mounted.get(arg, arg) for arg in container["args"])]
+    assert container["command"][-1] == "torchserve"
     launcher = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=(workdir / "stdout.log").open("wb"), stderr=subprocess.STDOUT,
+        command, cwd=root, env=env, stdout=(workdir / "stdout.log").open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     server = BundleServer(
@@ -182,3 +186,11 @@ def test_the_projects_log_configuration_is_in_force(served):
     ts_log = served.workdir / "logs" / "ts_log.log"
     wait_for(ts_log.exists, 30, "ts_log.log")
     assert "[DEBUG]" not in ts_log.read_text(errors="replace")
+
+
+def test_torchserve_writes_nothing_outside_the_pods_writable_folders(served):
+    """The runtime's read-only root filesystem: --ncs writes no config snapshot, the logs go to LOG_LOCATION."""
+    assert served.post(f"/predictions/{MODEL}", {"text": TEXTS[0]}).status_code == 200
+    assert list((served.workdir / "read-only-root").iterdir()) == []
+    assert (served.workdir / "logs" / "ts_log.log").exists()
+    assert not list(served.workdir.rglob("*.cfg"))  # TorchServe's snapshots (<time>-startup.cfg) without --ncs
