@@ -22,6 +22,7 @@ DEFAULT_INTERNAL_PORTS = (8081, 8082, 7070, 7071)
 MIB = 1024 * 1024
 DEFAULT_PAYLOAD_MB = Settings.max_request_bytes // MIB  # the handler's limit (6 MiB) unless SageMaker sets one
 MAX_PAYLOAD_MB = 1024
+WORK_DIR_PREFIX = "bs-"
 
 
 class ConfigError(ValueError):
@@ -114,7 +115,8 @@ def with_private_work_dir(config: ServeConfig) -> ServeConfig:
     name, created only if it did not exist. A fixed name in a shared /tmp would let another local user create it
     first and plant a model store, a config.properties or a worker's temp files (an engine choice) for us to use."""
     config.work_dir.mkdir(parents=True, exist_ok=True)
-    return replace(config, work_dir=Path(tempfile.mkdtemp(prefix="bert-serving-", dir=config.work_dir)))
+    # A short prefix: the workers' Unix sockets live in <work>/tmp, and a socket path may hold only 107 bytes.
+    return replace(config, work_dir=Path(tempfile.mkdtemp(prefix=WORK_DIR_PREFIX, dir=config.work_dir)))
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

@@ -36,7 +36,7 @@ Environment (SageMaker sets the `SAGEMAKER_*` variables; `SM_*` exist for local 
     SM_OPT_ML                       stands in for /opt/ml (tests, `make sagemaker-serve-local`)
     SM_BIND_HOST                    public bind address (default 0.0.0.0; 127.0.0.1 for tests)
     TMPDIR                          the work folder (model store, TorchServe's temp files and logs) is a new
-                                    private one in here (bert-serving-XXXXXXXX, mode 0700)
+                                    private one in here (bs-XXXXXXXX, mode 0700)
 
 `BERT_CLASSIFIER_*` variables reach the handler unchanged (bert_classifier.settings).
 """

@@ -286,7 +286,7 @@ def test_management_api_is_only_on_loopback_and_cannot_register_models(serve):
     assert [model["modelName"] for model in models] == ["model"]
     register = requests.post(f"{serve.management_url}/models", params={"url": "other.mar"}, timeout=10)
     assert register.status_code == 405  # enable_model_api=false
-    [written_file] = (Path(serve.log_path).parent / "tmp").glob("bert-serving-*/config.properties")
+    [written_file] = (Path(serve.log_path).parent / "tmp").glob("bs-*/config.properties")
     written = written_file.read_text()
     assert f"management_address={serve.management_url}" in written
     assert serve.management_url.startswith("http://127.0.0.1:")

@@ -252,6 +252,6 @@ def test_the_work_folder_is_private_and_unpredictable_not_a_fixed_name_in_tmp(tm
     for work in (first, second):
         assert work.work_dir.parent == tmp_path
         assert work.work_dir != planted
-        assert work.work_dir.name.startswith("bert-serving-")
+        assert work.work_dir.name.startswith("bs-")
         assert stat.S_IMODE(work.work_dir.stat().st_mode) == 0o700
         assert work.model_store.parent == work.work_dir
