@@ -15,7 +15,8 @@ gateway, on `$SM_BIND_HOST:$SAGEMAKER_BIND_TO_PORT`, passes on exactly:
     POST /models/<name>/invoke          classify with that model
 
 Anything else is a 404 from the gateway; the request never reaches TorchServe. Bodies and headers pass unchanged
-(hop-by-hop headers aside); the answer is TorchServe's.
+(hop-by-hop headers aside); the answer is TorchServe's. A body over the request limit is the gateway's 413, and
+TorchServe not answering (stopped, restarting) its 503.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ ROUTES = (
     ("POST", re.compile(rf"/models/{NAME}/invoke")),
 )
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
-MAX_BODY = 1024**3  # TorchServe's max_request_size refuses what it must; the gateway only bounds its buffer
 
 
 class Refused(Exception):
@@ -81,8 +81,10 @@ def check_load(body: bytes, query: str, models_dir: Path) -> None:
 class Gateway:
     """An aiohttp server on `host:port` passing the MME routes on to TorchServe at `upstream`."""
 
-    def __init__(self, host: str, port: int, upstream: str, models_dir: Path) -> None:
+    def __init__(self, host: str, port: int, upstream: str, models_dir: Path, max_body: int) -> None:
         self.host, self.port, self.upstream, self.models_dir = host, port, upstream, models_dir
+        self.max_body = max_body
+        """TorchServe's `max_request_size`: larger bodies are refused before they are buffered."""
         self.ready = threading.Event()
 
     def start_in_thread(self) -> threading.Thread:
@@ -98,8 +100,12 @@ class Gateway:
         from aiohttp import web
 
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
-            app = web.Application(client_max_size=MAX_BODY)
-            app.router.add_route("*", "/{path:.*}", lambda request: self._forward(request, session))
+            app = web.Application(client_max_size=self.max_body)
+
+            async def forward(request):
+                return await self._forward(request, session)
+
+            app.router.add_route("*", "/{path:.*}", forward)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, self.host, self.port).start()
@@ -108,6 +114,7 @@ class Gateway:
             await asyncio.Event().wait()  # until the process exits
 
     async def _forward(self, request, session):
+        import aiohttp
         from aiohttp import web
 
         body = await request.read()
@@ -119,7 +126,10 @@ class Gateway:
             return web.json_response({"code": refused.status, "message": refused.message}, status=refused.status)
         headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
         url = f"{self.upstream}{request.path_qs}"
-        async with session.request(request.method, url, data=body, headers=headers) as answer:
-            payload = await answer.read()
-            kept = {name: value for name, value in answer.headers.items() if name.lower() not in HOP_BY_HOP}
-            return web.Response(status=answer.status, body=payload, headers=kept)
+        try:
+            async with session.request(request.method, url, data=body, headers=headers) as answer:
+                payload = await answer.read()
+                kept = {name: value for name, value in answer.headers.items() if name.lower() not in HOP_BY_HOP}
+                return web.Response(status=answer.status, body=payload, headers=kept)
+        except aiohttp.ClientConnectionError:
+            return web.json_response({"code": 503, "message": "the model server is not answering; retry"}, status=503)

@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("torch-model-archiver failed with exit code %d", error.returncode)
         return 1
     if config.multi_model:  # the public port passes on only the MME contract's routes
-        Gateway(config.bind_host, config.port, config.management_url, config.models_dir).start_in_thread()
+        gateway = Gateway(config.bind_host, config.port, config.management_url, config.models_dir,
+                          config.max_request_bytes)  # fmt: skip
+        gateway.start_in_thread()
     return server.run(torchserve_command(config, properties), torchserve_environment(config, os.environ))
 
 

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 
 from sagemaker_serving.environment import ConfigError, read_config
-from sagemaker_serving.mme_gateway import Refused, check_load, check_route
+from sagemaker_serving.mme_gateway import Gateway, Refused, check_load, check_route
 from sagemaker_serving.torchserve_config import torchserve_command, torchserve_properties
+from tools.server import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -109,3 +111,22 @@ def test_a_load_of_anything_else_is_a_403(body, query):
     with pytest.raises(Refused) as refused:
         check_load(raw, query, MODELS)
     assert refused.value.status == 403
+
+
+@pytest.fixture(scope="module")
+def gateway_without_torchserve():
+    """The gateway on a free port, in front of a port nothing listens on (TorchServe stopped)."""
+    gateway = Gateway("127.0.0.1", free_port(), f"http://127.0.0.1:{free_port()}", MODELS, max_body=1000)
+    gateway.start_in_thread()
+    return f"http://127.0.0.1:{gateway.port}"
+
+
+def test_the_gateway_answers_refusals_itself_and_503_while_torchserve_is_not_there(gateway_without_torchserve):
+    url = gateway_without_torchserve
+    refused = requests.put(f"{url}/models/news-a", timeout=10)
+    assert (refused.status_code, refused.json()["code"]) == (404, 404)
+    assert requests.post(f"{url}/models", json={"model_name": "x", "url": "/tmp/x"}, timeout=10).status_code == 403
+    assert requests.post(f"{url}/models/news-a/invoke", data=b"x" * 1001, timeout=10).status_code == 413
+    unavailable = requests.post(f"{url}/models/news-a/invoke", data=b'{"text": "x"}', timeout=10)
+    assert unavailable.status_code == 503
+    assert "retry" in unavailable.json()["message"]
