@@ -14,7 +14,6 @@ import torch
 from .artifacts import validate_artifacts
 from .batching import plan_micro_batches
 from .engines import Engine, Selection, select_engine
-from .engines.probe import PROBE_TEXTS
 from .engines.torch_engine import TorchEngine
 from .errors import InvalidSetting
 from .results import TextScores
@@ -91,8 +90,11 @@ class TextClassifier:
         return "packed" if self.engine.packed else "padded"
 
     @classmethod
-    def load(cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu") -> TextClassifier:
-        """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`."""
+    def load(
+        cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu", batch_size: int = 1
+    ) -> TextClassifier:
+        """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`. `batch_size`
+        is the most requests a batch of the host holds: `engine: auto` probes the variants on that many texts."""
         from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
@@ -109,11 +111,11 @@ class TextClassifier:
         def load_model():
             return load_torch_model(model_dir, device)
 
-        def run(engine: Engine) -> None:
-            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(PROBE_TEXTS)
+        def run(engine: Engine, texts: Sequence[str]) -> None:
+            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(texts)
 
         selection = select_engine(
-            model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0
+            model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0, batch_size
         )
         classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine)
         classifier.selection = selection

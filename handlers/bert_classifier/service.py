@@ -63,9 +63,14 @@ class InferenceService:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, settings: Settings, device="cpu", model: ModelIdentity = UNNAMED_MODEL
+        cls,
+        model_dir: str | Path,
+        settings: Settings,
+        device="cpu",
+        model: ModelIdentity = UNNAMED_MODEL,
+        batch_size: int = 1,
     ) -> InferenceService:
-        return cls(TextClassifier.load(model_dir, settings, device), settings, model)
+        return cls(TextClassifier.load(model_dir, settings, device, batch_size), settings, model)
 
     def warm_up(self) -> None:
         """Run one prediction so the first client does not pay for lazy initialisation; raises on failure."""

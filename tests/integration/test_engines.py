@@ -54,11 +54,12 @@ def in_process_scores(model_dir, **variant) -> list[list[float]]:
 def test_one_worker_probes_the_other_reuses_its_choice_and_both_log_it(onnx_server):
     lines = re.findall(r"W-\d+-auto_1\.0-stdout MODEL_LOG - (loaded model .*)", onnx_server.model_log())
     assert len(lines) == 2
-    probed = [line for line in lines if "chosen by probe" in line]
+    probed = [line for line in lines if "chosen by probe (" in line]
     assert len(probed) == 1
-    assert len([line for line in lines if "chosen by another worker's probe" in line]) == 1
+    assert len([line for line in lines if "chosen by this host's recorded probe (" in line]) == 1
+    assert "best rounds on 8 short / 1 short / 1 long:" in probed[0]  # the archive's batchSize 8
     for name in ("torch-fp32", "onnxruntime-fp32", "onnxruntime-int8"):
-        assert re.search(rf"{name} \d+\.\d ms", probed[0]), probed[0]
+        assert re.search(rf"{name} \d\.\d\d = [\d.]+/[\d.]+/[\d.]+ ms", probed[0]), probed[0]
     assert "cpu=" in probed[0]
 
 
