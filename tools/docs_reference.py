@@ -41,20 +41,26 @@ def field_docstrings(cls: type) -> dict[str, str]:
 
 
 def settings_page(model_config: Path = MODEL_CONFIG) -> str:
-    """docs/reference/settings.md: one row per `Settings` field, in declaration order."""
+    """docs/reference/settings.md: a table of every `Settings` field, then one section per field, in declaration
+    order."""
     docs = field_docstrings(Settings)
     config = read_model_config(model_config)
     shipped = config.get("handler") or {}
-    rows = []
+    rows, sections = [], []
     for field in dataclasses.fields(Settings):
         meaning = docs.get(field.name)
         if not meaning:
             raise ValueError(f"Settings.{field.name} has no docstring: document it where it is declared")
-        value = f"`{shipped[field.name]}`" if field.name in shipped else ""
-        rows.append(
-            f"| `{field.name}` | {field.type} | `{field.default}` | {value} | `{ENV_PREFIX}{field.name.upper()}` "
-            f"| {_cell(meaning)} |"
-        )
+        value = f"`{shipped[field.name]}`" if field.name in shipped else "(default)"
+        rows.append(f"| [`{field.name}`](#{field.name}) | {field.type} | `{field.default}` | {value} |")
+        sections += [
+            f"## `{field.name}`",
+            "",
+            " ".join(meaning.split()),
+            "",
+            f"Type {field.type}, default `{field.default}`, environment variable `{ENV_PREFIX}{field.name.upper()}`.",
+            "",
+        ]
     return "\n".join(
         [
             GENERATED.format(source="handlers/bert_classifier/settings.py and model-config.yaml"),
@@ -63,14 +69,15 @@ def settings_page(model_config: Path = MODEL_CONFIG) -> str:
             "",
             "The handler's settings, read in one place (`bert_classifier/settings.py`, a frozen dataclass). Each is "
             "set, from lowest to highest precedence, by its default, by the `handler:` section of the archive's "
-            "`model-config.yaml`, and by its environment variable. A bad value stops the worker with a log line "
-            "naming the setting. What the server and the archive are configured with besides these: "
-            "[Configuration](../configuration.md).",
+            "`model-config.yaml`, and by its environment variable `BERT_CLASSIFIER_<NAME>`. A bad value stops the "
+            "worker with a log line naming the setting. What the server and the archive are configured with besides "
+            "these: [Configuration](../configuration.md).",
             "",
-            "| setting | type | default | `model-config.yaml` | environment variable | meaning |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| setting | type | default | `model-config.yaml` ships |",
+            "| --- | --- | --- | --- |",
             *rows,
             "",
+            *sections,
             "## TorchServe's per-model settings",
             "",
             "The values `model-config.yaml` ships for TorchServe itself (its comments say why); the SageMaker image "

@@ -36,17 +36,17 @@ def test_every_setting_is_on_the_reference_page_with_its_default_env_variable_an
     page = docs_reference.settings_page()
     docs = docs_reference.field_docstrings(Settings)
     for name, value in Settings().__dict__.items():
-        row = next(line for line in page.splitlines() if line.startswith(f"| `{name}` |"))
-        assert f"`{value}`" in row
-        assert f"`BERT_CLASSIFIER_{name.upper()}`" in row
-        assert " ".join(docs[name].split()) in row
+        assert f"| [`{name}`](#{name}) | {type(value).__name__} | `{value}` |" in page
+        section = page.split(f"## `{name}`\n", 1)[1].split("\n## ", 1)[0]
+        assert " ".join(docs[name].split()) in section
+        assert f"environment variable `BERT_CLASSIFIER_{name.upper()}`" in section
 
 
 def test_the_reference_quotes_the_values_model_config_yaml_ships():
     config = yaml.safe_load((ROOT / "model-config.yaml").read_text())
     page = docs_reference.settings_page()
     assert f"| `maxRetryTimeoutInSec` | `{config['maxRetryTimeoutInSec']}` |" in page
-    assert f"| `max_length` | int | `256` | `{config['handler']['max_length']}` |" in page
+    assert f"| [`max_length`](#max_length) | int | `256` | `{config['handler']['max_length']}` |" in page
 
 
 def test_every_error_type_is_on_the_errors_page_with_its_status():
