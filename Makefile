@@ -211,7 +211,7 @@ image-lambda-test: setup ## call the Lambda image's handler inside it with an AP
 .PHONY: bench bench-quick
 BENCH_OUT ?= docs/reports
 
-bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/ (bench.md says how long it took)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/reports/ (bench.md says how long it took)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
 bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
@@ -219,7 +219,7 @@ bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run 
 
 # Explanations through the real TorchServe: cost per text, prediction latency next to them (docs/reports/explanations.md).
 .PHONY: bench-explanations bench-explanations-quick
-bench-explanations: setup check-java $(MAR) ## cost per explained text and prediction latency while explanations run, into docs/ (the report says how long it took)
+bench-explanations: setup check-java $(MAR) ## cost per explained text and prediction latency while explanations run, into docs/reports/ (the report says how long it took)
 	$(BIN)/python -m bench.explanations --out $(BENCH_OUT) --mar $(MAR) --model-dir $(MODEL_DIR)
 
 bench-explanations-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run (torch-only archive) into build/explanations-quick
