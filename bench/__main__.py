@@ -1,4 +1,4 @@
-"""`python -m bench --out docs [--quick]`: the whole benchmark in one run, then bench.md, bench.png and the raw
+"""`python -m bench --out docs/reports [--quick]`: the whole benchmark in one run, then bench.md, bench.png and the raw
 results (bench-results.json) in `--out`.
 
 1. machine description and matmul peaks (fp32, bf16);
@@ -64,7 +64,7 @@ def _importable(name: str) -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs", help="folder for bench.md, bench.png, bench-results.json")
+    parser.add_argument("--out", default="docs/reports", help="folder for bench.md, bench.png, bench-results.json")
     parser.add_argument("--model-dir", default=str(ROOT / "artifacts"), help="save_pretrained folder")
     parser.add_argument("--config", default=str(ROOT / "model-config.yaml"), help="the shipped model-config")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (numbers are rough)")

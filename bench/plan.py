@@ -1,6 +1,6 @@
 """What a bench run measures and what it is judged against: the plan, the targets, the served variants.
 
-The full `Plan` and `QUICK` differ only in how much they measure; docs/bench.md records how long a run took.
+The full `Plan` and `QUICK` differ only in how much they measure; docs/reports/bench.md records how long a run took.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What one bench run measured, as typed records: the runner fills them, the report reads them.
 
 `Results` is written as `bench-results.json` next to the report and read back with `Results.load`, so a report
-can be rendered again from the raw results (`python -m bench.report docs/bench-results.json`).
+can be rendered again from the raw results (`python -m bench.report docs/reports/bench-results.json`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Render a `RunResult` as docs/reliability.md. `render_markdown` is pure (a record in, text out)."""
+"""Render a `RunResult` as docs/reports/reliability.md. `render_markdown` is pure (a record in, text out)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def render_markdown(result: RunResult) -> str:
         f"Written by `{result.command}` (`make reliability`) on {result.started}, in {result.seconds / 60:.1f} min, "
         f"against the real TorchServe serving the trained model (archive: {result.archive or 'torch only'}) with "
         "this branch's model-config.yaml and config.properties. Raw results: [reliability.json](reliability.json); "
-        "re-render this page from them with `python -m reliability --render docs/reliability.json --out docs`.",
+        "re-render this page from them with "
+        "`python -m reliability --render docs/reports/reliability.json --out docs/reports`.",
         "",
         f"Machine: {_machine(result.machine)}. Times and CPU figures depend on this machine and on how busy it was "
         "(load averages above); statuses, counts and log contents do not.",
@@ -78,8 +79,8 @@ def _summary(result: RunResult) -> list[str]:
             ("bad inputs: kinds tried", f"{len(cases)} ({', '.join(f'{k} {v}' for k, v in sorted(sources.items()))})",
              ""),
             ("answered as the contract says", f"{len(cases) - len(wrong)} of {len(cases)} kinds", holds(wrong)),
-            ("TorchServe frontend limits (README)", f"{len(limited)} kinds: form posts it cannot decode get its own "
-             "500, which repeats the form", "known" if limited else ""),
+            ("TorchServe frontend limits (docs/reliability.md)", f"{len(limited)} kinds: form posts it cannot decode "
+             "get its own 500, which repeats the form", "known" if limited else ""),
             ("neighbours harmed", f"{sum(len(c.harmed) for c in cases)} of {sum(len(c.neighbours) for c in cases)} "
              f"in {len(harmed)} kinds", holds(harmed)),
             ("worker restarts from input", f"{len(restarted)} kinds", holds(restarted)),
@@ -115,4 +116,4 @@ def _summary(result: RunResult) -> list[str]:
     if result.canary:
         rows.append(("log lines holding the canary", f"{len(result.canary.hits)} in {len(result.canary.files)} files",
                      holds(result.canary.problems)))  # fmt: skip
-    return ["## Summary", "", *table(("check (issue 11)", "measured", "holds"), rows)]
+    return ["## Summary", "", *table(("check", "measured", "holds"), rows)]

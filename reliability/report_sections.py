@@ -31,7 +31,8 @@ def cases_section(result: RunResult) -> list[str]:
             answer(case), f"{len(case.neighbours) - len(case.harmed)}/{len(case.neighbours)}", case.shared_batch,
             f"{max(a.seconds for a in case.bad):.2f}", f"{case.cost_cpu_seconds:.2f}",
             "**yes**" if case.restarted else "no",
-            "; ".join(case.problems) or ("TorchServe frontend limit (README)" if case.frontend_limit else "holds"),
+            "; ".join(case.problems)
+            or ("TorchServe frontend limit (docs/reliability.md)" if case.frontend_limit else "holds"),
         )
         for case in result.cases
     ]  # fmt: skip

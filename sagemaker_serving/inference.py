@@ -19,7 +19,7 @@ Accept. The toolkit replaces a missing or `*/*` Accept with `$SAGEMAKER_DEFAULT_
 (application/json), so here a CSV request without Accept gets JSON; set Accept (Batch Transform: `Accept`).
 
 Explanations. A request with `explain=true` in its Custom Attributes (boto3: `invoke_endpoint(...,
-CustomAttributes="explain=true")`) is explained instead of classified (README "Explanations"). The toolkit hands
+CustomAttributes="explain=true")`) is explained instead of classified (docs/explanations.md). The toolkit hands
 `predict_fn` the model server's context, whose first request is this one at the toolkit's batch size of 1 (it
 reads every request's Content-Type from the first request's headers too). Without a context: a prediction.
 """

@@ -76,9 +76,9 @@ def _machine(results: Results) -> list[str]:
         ("shipped config", f"workers {config.get('minWorkers', '?')}-{config.get('maxWorkers', '?')}, batchSize "
                            f"{config.get('batchSize', '?')}, maxBatchDelay {config.get('maxBatchDelay', '?')} ms, "
                            f"max_length {settings.get('max_length', '?')}, token_budget "
-                           f"{settings.get('token_budget', '?')}, precision {settings.get('precision', '?')} (here: "
-                           f"{model.auto_dtype}), torch_threads {settings.get('torch_threads', '?')}, packing "
-                           f"{settings.get('packing', 'auto')}"),
+                           f"{settings.get('token_budget', '?')}, precision {settings.get('precision', '?')} "
+                           f"(with engine torch here: {_torch_auto(model.auto_dtype)}), torch_threads "
+                           f"{settings.get('torch_threads', '?')}, packing {settings.get('packing', 'auto')}"),
     ]  # fmt: skip
     return ["## Machine and model", "", *table(("", ""), rows)]
 
@@ -203,3 +203,8 @@ def _method(results: Results) -> list[str]:
         f"- Phases: {phases}.",
         "",
     ]
+
+
+def _torch_auto(dtype: str) -> str:
+    """What `precision: auto` means for the torch engine on the bench host: a probe only where bf16 is native."""
+    return "the start-up probe times fp32 against bf16" if dtype == "bfloat16" else f"{dtype}, the only candidate"

@@ -30,22 +30,27 @@ class Settings:
     max_length: int = 256
     """Tokens per text (or per window), special tokens included; longer texts are truncated or windowed."""
     token_budget: int = 512
-    """Padded tokens per micro-batch: texts are sorted by length and grouped up to this many tokens (512 measured
-    best on 2 CPU cores: `make bench`). With token packing a micro-batch is an attention group."""
+    """Padded tokens per micro-batch: texts are sorted by length and grouped up to this many tokens, each
+    micro-batch padded only to its longest, and a text shorter than half the longest starts a new one (512 measured
+    best on 2 CPU cores: `make bench`). With token packing a micro-batch is an attention group: only attention is
+    padded, per micro-batch."""
     max_texts_per_request: int = 64
     """More texts than this in one request is a 413."""
     max_tokens_per_request: int = 16384
     """More model input than this in one request (tokens of every segment, special tokens included) is a 413.
     The default, 64 texts x 256 tokens, never stops a request in `truncate` mode; it bounds `window` mode, where
-    each text may be up to `max_windows` segments. It also bounds one round of a batch (`batch_deadline_seconds`)."""
+    each text may be up to `max_windows` segments (raise both limits together, as for Batch Transform). It also
+    bounds one round of a batch (`batch_deadline_seconds`)."""
     batch_deadline_seconds: float = 25.0
     """Once a batch has run this long, its requests not yet classified get a 503 (retry) instead of running.
     Requests run in rounds of at most `max_tokens_per_request` tokens, cheapest first, so a batch lasts at most
     this plus one round: keep that under TorchServe's `responseTimeout`, past which the worker is killed and every
-    request of the batch fails (README "Reliability and limits")."""
+    request of the batch fails. At most half of `responseTimeout` (a unit test holds the shipped values to it;
+    docs/reliability.md)."""
     max_request_bytes: int = 6 * 1024 * 1024
-    """A larger body is a 413 that names this limit. Keep TorchServe's `max_request_size` above it: the
-    frontend's own 413 has an empty body."""
+    """A larger body is a 413 that names this limit, for front ends without TorchServe's frontend (Lambda, script
+    mode). TorchServe's `max_request_size` in config.properties is equal to it (a unit test keeps them equal), so
+    there the frontend refuses a larger body first, with its own 413 and an empty body."""
     top_k: int = 1
     """Default number of best labels returned per text (a request's `top_k` parameter overrides it)."""
     long_text: str = "truncate"
@@ -58,18 +63,20 @@ class Settings:
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
     engine: str = "auto"
     """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a short timed probe
-    at start-up picks the fastest variant the archive's accuracy gate allows (torch fp32 always among them); on a
-    GPU, torch."""
+    at start-up picks the fastest variant the archive's accuracy gate allows (torch fp32 always among them, torch
+    bf16 where the CPU has native bf16); on a GPU, torch. docs/engines.md."""
     precision: str = "auto"
-    """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16/fp16 on
-    a GPU, bf16 on a CPU with native bf16 (AVX512-BF16 or AMX), else fp32; with `onnxruntime` or `auto` engines a
-    fixed precision narrows the probe to that precision's variants."""
+    """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16 (fp16
+    where bf16 is not supported) on a GPU; on a CPU with native bf16 (AVX512-BF16 or AMX) the start-up probe times
+    fp32 against bf16 and keeps the faster (bf16 only if the accuracy gate did not refuse it); on other CPUs fp32.
+    With the `onnxruntime` or `auto` engines a fixed precision narrows the probe to that precision's variants."""
     torch_threads: int = 0
-    """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 derives it from the usable cores and the
-    number of workers."""
+    """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 = the usable cores divided by the number of
+    workers."""
     packing: str = "auto"
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
-    multiply (attention still runs per micro-batch); other architectures run padded. `off`: always padded."""
+    multiply (attention still runs per micro-batch); other architectures run padded (the start-up log says
+    `forward=padded`). `off`: always padded."""
     explain_steps: int = 64
     """Explanations: integration steps per text (Gauss-Legendre points) unless a request's `steps` asks otherwise.
     The cost of a text is about `steps` forward and backward passes over its tokens."""

@@ -80,8 +80,8 @@ def test_a_fixed_int8_archive_serves_onnx_runtime_int8(onnx_server, tiny_onnx_mo
 
 
 def test_an_onnx_served_model_is_explained_with_the_archives_torch_weights_in_fp32(onnx_server, tiny_bert_dir):
-    """ONNX Runtime gives no gradients: the int8 archive's explanations load its torch weights (README
-    "Explanations"), so the explained score is the fp32 torch model's."""
+    """ONNX Runtime gives no gradients: the int8 archive's explanations load its torch weights
+    (docs/explanations.md), so the explained score is the fp32 torch model's."""
     response = requests.post(f"{onnx_server.inference_url}/explanations/int8", json={"text": TEXTS[0]}, timeout=120)
 
     assert response.status_code == 200, response.text

@@ -128,7 +128,7 @@ def test_oip_errors_are_oip_error_objects_with_our_status(server, body, status, 
 
 
 def test_oip_routes_torchserve_answers_itself_or_not_at_all(server):
-    """README "Other protocols": what TorchServe 0.12 does with the calls OIP clients make besides infer."""
+    """docs/protocols.md: what TorchServe 0.12 does with the calls OIP clients make besides infer."""
     get = lambda path: requests.get(server.inference_url + path, timeout=10)  # noqa: E731
     assert get("/v2/health/live").json() == {"live": True}
     assert get("/v2/health/ready").json() == {"ready": True}  # hard-coded in TorchServe: never false

@@ -60,8 +60,9 @@ def test_held_out_bbc_articles_get_the_right_topic_through_the_server(served_acc
 
 
 def test_the_served_precision_keeps_the_accuracy_bound_against_fp32(served, served_accuracy, trained_model_dir):
-    """README "The default model": the precision `auto` serves (bf16 on a CPU with native bf16) stays within
-    `MAX_LOSS_POINTS` of fp32's held-out accuracy. fp32's is the training run's, measured through the same serving
+    """docs/models.md "The default model": what the shipped `engine: auto`, `precision: auto` serve (the start-up
+    probe's choice among the variants the accuracy gate allows) stays within `MAX_LOSS_POINTS` of fp32's held-out
+    accuracy. fp32's is the training run's, measured through the same serving
     core and handler settings (training_metrics.json), which must hold the bound for bf16 too."""
     shipped = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]
     serving = json.loads((trained_model_dir / "training_metrics.json").read_text())["serving"]

@@ -57,7 +57,7 @@ class Protocol:
 
 
 NATIVE = Protocol()
-"""Our own contract (README "The request contract"): `{"code", "type", "message"}` errors."""
+"""Our own contract (docs/request-contract.md): `{"code", "type", "message"}` errors."""
 
 
 class JsonErrorProtocol(Protocol):
