@@ -62,14 +62,16 @@ class Settings:
     multi_label_threshold: float = 0.5
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
     engine: str = "auto"
-    """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a short timed probe
-    at start-up picks the fastest variant the archive's accuracy gate allows (torch fp32 always among them, torch
-    bf16 where the CPU has native bf16); on a GPU, torch. docs/engines.md."""
+    """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a timed probe at the
+    first start on a host picks among torch fp32 and the variants the archive's accuracy gate admitted (torch bf16
+    only on a CPU with native bf16), and every later worker of the archive on that host reuses the choice; on a
+    GPU, torch. docs/engines.md."""
     precision: str = "auto"
     """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16 (fp16
     where bf16 is not supported) on a GPU; on a CPU with native bf16 (AVX512-BF16 or AMX) the start-up probe times
-    fp32 against bf16 and keeps the faster (bf16 only if the accuracy gate did not refuse it); on other CPUs fp32.
-    With the `onnxruntime` or `auto` engines a fixed precision narrows the probe to that precision's variants."""
+    fp32 against bf16 if the archive's accuracy gate admitted bf16, else (no gate, or bf16 not measured) it is
+    fp32, as on other CPUs. With the `onnxruntime` or `auto` engines a fixed precision narrows the probe to that
+    precision's variants. A fixed precision runs whatever the gate said (the log warns)."""
     torch_threads: int = 0
     """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 = the usable cores divided by the number of
     workers."""

@@ -115,6 +115,18 @@ def trained_model_dir() -> Path:
     return TRAINED_MODEL
 
 
+@pytest.fixture(scope="session")
+def trained_onnx_store(trained_model_dir, tmp_path_factory) -> Path:
+    """A model store holding `bert.mar`: the trained default model archived as `make archive` archives it (ONNX
+    fp32 + int8 and the accuracy gate measured on the held-out split), with the shipped model-config.yaml."""
+    from tools.archive import build_engines
+
+    store, engines = tmp_path_factory.mktemp("trained-onnx-store"), tmp_path_factory.mktemp("trained-engines")
+    build_engines(trained_model_dir, engines, ROOT / "model-config.yaml")
+    archive(trained_model_dir, store, "bert", engines_dir=engines)
+    return store
+
+
 def copy_model(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     return target
