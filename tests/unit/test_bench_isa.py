@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_a_variant_without_emulation_keeps_its_environment(tmp_path):
 @pytest.mark.skipif(not shutil.which("cc"), reason="needs a C compiler")
 def test_the_emulation_takes_on_this_host(tmp_path):
     """Where the CPU supports CPUID faulting, torch sees AVX2 and no bf16 under the emulation."""
-    if "cpuid_fault" not in open("/proc/cpuinfo").read():
+    if "cpuid_fault" not in Path("/proc/cpuinfo").read_text():
         pytest.skip("no CPUID faulting on this CPU")
     found = record()
     env = isa.variant_environment(tmp_path / "store", catalog(2, QUICK)["fp32-avx2"], found)

@@ -140,7 +140,9 @@ def test_engine_ceilings_are_the_served_layout_and_batch_and_auto_is_judged_agai
     assert "| served auto: server CPU per request outside the model, short, c=16 | 0.40 ms | ≤ 0.3 ms |" in text
     assert "| auto: the same variant on every start | 3 of 3 starts: onnxruntime-int8 | every start | **met** |" in text
     assert "| served auto / fastest served engine variant (bf16), short, c=16 | 1.67× | ≥ 0.9 | **met** |" in text
-    assert "| auto | onnxruntime-int8 | short | 300.0 | 0.75× | 0.75× | 0.25 | 0.30 + 0.35 | 0.40 | 0.50 | 0.40 |" in text
+    assert (
+        "| auto | onnxruntime-int8 | short | 300.0 | 0.75× | 0.75× | 0.25 | 0.30 + 0.35 | 0.40 | 0.50 | 0.40 |" in text
+    )
 
 
 def test_a_start_that_chose_another_variant_fails_the_same_choice_target():

@@ -62,7 +62,9 @@ def test_auto_keeps_the_fastest_and_logs_every_candidates_figure(monkeypatch, ti
     shapes = len(probe_module.traffic_shapes(1))
     assert host.runs.count("torch-fp32") == shapes * (1 + probe_module.MIN_ROUNDS)  # warm-up + timed rounds
     described = selection.describe()
-    assert described.startswith("probe (3 rounds; score against torch-fp32 and best rounds on 1 short / 1 long: ")
+    assert described.startswith(
+        "probe (3 rounds; median score against torch-fp32 and best rounds on 1 short / 1 long: "
+    )
     assert "torch-fp32 1.00 = 30.0/30.0 ms" in described
     assert "onnxruntime-int8 0.27 = 8.0/8.0 ms" in described
     assert "onnxruntime-int8 beat every other by more than the noise, noise up to 0%" in described

@@ -66,12 +66,12 @@ class Selection:
             for r, score in zip(self.probed, decision.scores, strict=True)
         )
         how = f"won a tie on {shapes[0]}" if decision.tied else "beat every other by more than the noise"
-        noise = max(r.noise for r in self.probed)
+        noise = max(decision.noise)
         who = "this host's recorded probe" if self.shared else "probe"
         return (
-            f"{who} ({len(self.probed[0].seconds[shapes[0]])} rounds; score against {self.probed[0].candidate.name}"
-            f" and best rounds on {' / '.join(shapes)}: {figures}; {decision.chosen.candidate.name} {how}, noise up"
-            f" to {noise:.0%})"
+            f"{who} ({len(self.probed[0].seconds[shapes[0]])} rounds; median score against "
+            f"{self.probed[0].candidate.name} and best rounds on {' / '.join(shapes)}: {figures}; "
+            f"{decision.chosen.candidate.name} {how}, noise up to {noise:.0%})"
         )
 
     def as_record(self) -> dict:

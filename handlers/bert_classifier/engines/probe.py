@@ -5,12 +5,13 @@ its threads and its caches. It times three shapes of work: one headline (a reque
 batch of headlines (`batchSize` of the model-config) and one article at `max_length`. Candidates run in turns,
 each round starting with another candidate, so a burst of load from another process slows all of them alike.
 
-A candidate's cost on a shape is its best round (interference only ever adds time); its score is the geometric
-mean over the shapes of that cost relative to the first candidate (torch fp32), so a long text does not drown the
-short ones. Its noise is how far its median round lies above its best. A candidate beats another only by more than
-the larger noise of the two (and never by less than `MIN_MARGIN`); candidates that do not beat each other tie, and
-a tie goes to the faster on the first shape, a batch of headlines: the common request. Rounds repeat until the
-same candidate has won `STABLE_ROUNDS` times in a row, or the time budget ends.
+A round's score of a candidate is the geometric mean over the shapes of its time relative to the first candidate's
+(torch fp32) in the same round, so a long text does not drown the short ones and a burst of load that slows a
+whole round cancels out; its score is the median of its rounds'. Its noise is the interquartile range of its round
+scores over their median. A candidate beats another only by more than the larger noise of the two (and never by
+less than `MIN_MARGIN`); candidates that do not beat each other tie, and a tie goes to the faster on the first
+shape, a batch of headlines: the common request. Rounds repeat until the same candidate has won `STABLE_ROUNDS`
+times in a row, or the time budget ends.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ STABLE_ROUNDS = 3
 """The same winner this many rounds in a row (after `MIN_ROUNDS`) ends the probe."""
 MAX_ROUNDS = 40
 BUDGET_SECONDS = 4.0
-"""Timed rounds stop once the probe has run this long (the warm-up excluded), even if the winner still changes."""
+"""Timed rounds stop once the probe has run this long (the warm-up excluded) and `MIN_ROUNDS` are done, even if the
+winner still changes."""
 MIN_MARGIN = 0.03
 """A candidate must be at least 3% faster than another to beat it, whatever the measured noise."""
 
@@ -80,17 +82,14 @@ class ProbeResult(Generic[E]):
     def best(self, shape: str) -> float:
         return min(self.seconds[shape])
 
-    @property
-    def noise(self) -> float:
-        """The largest relative excess of a shape's median round over its best round."""
-        return max(statistics.median(s) / min(s) - 1 for s in self.seconds.values())
-
 
 @dataclass(frozen=True)
 class Decision(Generic[E]):
     chosen: ProbeResult[E]
     scores: tuple[float, ...]
-    """Per result, in order: geometric mean over shapes of its best time relative to the first result's."""
+    """Per result, in order: its median over the rounds of the round's score against the first result."""
+    noise: tuple[float, ...]
+    """Per result, in order: the interquartile range of its round scores over their median."""
     tied: bool
     """True when the chosen one did not beat every other candidate by more than the noise, and won on the first
     shape."""
@@ -120,31 +119,47 @@ def run_probe(
                 seconds[index][shape.name].append(clock() - before)
         results = _results(candidates, seconds)
         winners.append(decide(results).chosen.candidate)
-        if _settled(winners) or clock() - started > budget_seconds:
+        if _settled(winners) or (len(winners) >= MIN_ROUNDS and clock() - started > budget_seconds):
             break
     return results
 
 
 def decide(results: Sequence[ProbeResult[E]]) -> Decision[E]:
     """The candidate that beats every other by more than their noise; else, among the candidates nothing beats,
-    the fastest on the first shape (a tie keeps the earlier candidate)."""
+    the fastest on the first shape (a tie keeps the earlier candidate).
+
+    Each candidate is compared with the first one round by round (they ran in the same round, so the same burst of
+    load from elsewhere slowed both): a round's score is the geometric mean over the shapes of the candidate's time
+    over the first one's, and its score is the median of its rounds'."""
     shapes = list(results[0].seconds)
-    reference = results[0]
-    scores = tuple(math.exp(statistics.fmean(math.log(r.best(s) / reference.best(s)) for s in shapes)) for r in results)
-    unbeaten = [
-        i
-        for i, result in enumerate(results)
-        if not any(_beats(scores[j], other, scores[i], result) for j, other in enumerate(results) if j != i)
-    ]
+    rounds = [_round_scores(result, results[0], shapes) for result in results]
+    scores = tuple(statistics.median(r) for r in rounds)
+    noise = tuple(_spread(r) for r in rounds)
+
+    def beats(i: int, j: int) -> bool:
+        return scores[i] * (1 + max(MIN_MARGIN, noise[i], noise[j])) < scores[j]
+
+    unbeaten = [i for i in range(len(results)) if not any(beats(j, i) for j in range(len(results)) if j != i)]
     if len(unbeaten) == 1:
-        return Decision(results[unbeaten[0]], scores, tied=False)
-    fastest_short = min(unbeaten, key=lambda i: (results[i].best(shapes[0]), i))
-    return Decision(results[fastest_short], scores, tied=True)
+        return Decision(results[unbeaten[0]], scores, noise, tied=False)
+    first = [statistics.median(_round_scores(results[i], results[0], shapes[:1])) for i in range(len(results))]
+    fastest_short = min(unbeaten, key=lambda i: (first[i], i))
+    return Decision(results[fastest_short], scores, noise, tied=True)
 
 
-def _beats(score: float, result: ProbeResult, other_score: float, other: ProbeResult) -> bool:
-    margin = max(MIN_MARGIN, result.noise, other.noise)
-    return score * (1 + margin) < other_score
+def _round_scores(result: ProbeResult, reference: ProbeResult, shapes: Sequence[str]) -> list[float]:
+    rounds = len(result.seconds[shapes[0]])
+    return [
+        math.exp(statistics.fmean(math.log(result.seconds[s][r] / reference.seconds[s][r]) for s in shapes))
+        for r in range(rounds)
+    ]
+
+
+def _spread(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    low, _, high = statistics.quantiles(values, n=4, method="inclusive")
+    return (high - low) / statistics.median(values)
 
 
 def _results(candidates: Sequence[E], seconds: list[dict[str, list[float]]]) -> list[ProbeResult[E]]:
