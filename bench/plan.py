@@ -69,8 +69,8 @@ class Plan:
     accuracy_limit: int | None = None
     peak_seconds: float = 1.5
     variants: tuple[str, ...] = (
-        "fp32", "bf16", "auto", "ort-int8", "fp32-avx2", "auto-avx2", "1x2-fp32", "padded-fp32", "ts-jvm-fp32",
-        "ts-defaults",
+        "fp32", "bf16", "auto", "ort-int8", "netty-default", "fp32-avx2", "auto-avx2", "1x2-fp32", "padded-fp32",
+        "ts-jvm-fp32", "ts-defaults",
     )  # fmt: skip
     sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
@@ -129,6 +129,8 @@ class Variant:
     """Start TorchServe with its own JVM settings and log4j2.xml instead of the project's."""
     avx2: bool = False
     """Emulate an AVX2-only CPU in the workers (`bench/isa.py`)."""
+    frontend: dict | None = None
+    """config.properties keys to set differently from the shipped file."""
 
 
 def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
@@ -176,6 +178,9 @@ def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
                 "shipped", fp32 | {"BERT_CLASSIFIER_PACKING": "off"}, **partial),
         Variant("ts-jvm-fp32", "shipped config, fp32, with TorchServe's own JVM settings and log4j2.xml",
                 "shipped", fp32, torchserve_jvm=True, **partial),
+        Variant("netty-default", f"ONNX archive, int8, with TorchServe's default netty threads ({cores} each)",
+                "onnx", {ENGINE_ENV: "onnxruntime", PRECISION_ENV: "int8"},
+                frontend={"number_of_netty_threads": str(cores), "netty_client_threads": str(cores)}, **partial),
         # Oversubscribed, so slow: skip the long texts and the deepest queue to keep the run bounded.
         Variant("ts-defaults", f"TorchServe-like defaults: {cores} workers × {cores} torch threads, batchSize 1, "
                 "maxBatchDelay 100, TorchServe's JVM and logs, fp32", "ts-defaults", fp32, workloads=("short", "mixed"),

@@ -133,8 +133,9 @@ def serve_variant(
 
     env = variant_environment(store, variant, record)
     server = LocalTorchServe(model_store=store, env=env)
+    server.extra_config = dict(variant.frontend or {})
     if variant.torchserve_jvm:
-        server.extra_config, server.log_config = {"vmargs": ""}, None
+        server.extra_config, server.log_config = server.extra_config | {"vmargs": ""}, None
     started = time.perf_counter()
     server.start(f"{MODEL_NAME}={variant.archive}.mar")
     try:

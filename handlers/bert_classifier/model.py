@@ -149,7 +149,7 @@ class TextClassifier:
         scores, stats = self.score([self.encode(texts)])
         return scores[0], stats
 
-    def _score_segments(self, segments: list[Segment], stats: BatchStats) -> list[torch.Tensor]:
+    def _score_segments(self, segments: list[Segment], stats: BatchStats) -> list[list[float]]:
         lengths = [len(segment.token_ids) for segment in segments]
         plan = plan_micro_batches(lengths, self.settings.token_budget)
         groups = [[segments[i].token_ids for i in group] for group in plan]
@@ -157,8 +157,9 @@ class TextClassifier:
         stats.micro_batches = len(groups)
         stats.real_tokens = sum(lengths)
         stats.padded_tokens = stats.real_tokens if self.engine.packed else sum(len(g) * len(g[0]) for g in groups)
-        scores: list[torch.Tensor] = [torch.empty(0)] * len(segments)
-        for i, row_scores in zip(order, self._score_groups(groups), strict=True):
+        scores: list[list[float]] = [[]] * len(segments)
+        # One conversion to Python floats for the whole batch: a tensor per row costs more than the row's math.
+        for i, row_scores in zip(order, self._score_groups(groups).tolist(), strict=True):
             scores[i] = row_scores
         return scores
 
@@ -211,15 +212,19 @@ def load_torch_model(model_dir: str | Path, device: torch.device | str = "cpu"):
     return model.to(device).eval()
 
 
-def _per_text(encoded: EncodedTexts, scores: list[torch.Tensor]) -> list[TextScores]:
+def _per_text(encoded: EncodedTexts, scores: list[list[float]]) -> list[TextScores]:
     """Average the window scores of each text (one window per text in truncate mode)."""
-    grouped: dict[int, list[torch.Tensor]] = {}
+    grouped: dict[int, list[list[float]]] = {}
     for segment, segment_scores in zip(encoded.segments, scores, strict=True):
         grouped.setdefault(segment.text_index, []).append(segment_scores)
-    return [
-        TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated)
-        for i, truncated in enumerate(encoded.truncated)
-    ]
+    return [TextScores(_mean(grouped[i]), truncated) for i, truncated in enumerate(encoded.truncated)]
+
+
+def _mean(rows: list[list[float]]) -> tuple[float, ...]:
+    """The column means of `rows` (the row itself when there is one)."""
+    if len(rows) == 1:
+        return tuple(rows[0])
+    return tuple(sum(column) / len(rows) for column in zip(*rows, strict=True))
 
 
 def _check_positions(config, max_length: int) -> None:

@@ -106,9 +106,13 @@ class InferenceService:
             predicted = iter(outcome.responses)
             outcome.responses = [next(explained) if request.explain else next(predicted) for request in requests]
             outcome.errors = Counter(response.error_type for response in outcome.responses if response.error_type)
-        if log_batch:
+        if log_batch and self._logs(outcome):
             _log_batch(len(requests), outcome)
         return outcome
+
+    def _logs(self, outcome: BatchOutcome) -> bool:
+        """Whether the batch gets its log line (`Settings.batch_log`)."""
+        return self.settings.batch_log == "all" or (self.settings.batch_log == "errors" and bool(outcome.errors))
 
     def _predict_batch(self, requests: Sequence[Request], deadline: float) -> BatchOutcome:
         """Each request is decoded and tokenized on its own, the texts of all that succeeded are classified

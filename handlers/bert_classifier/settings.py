@@ -21,6 +21,7 @@ ENGINES = ("auto", "torch", "onnxruntime")
 TORCH_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 ONNXRUNTIME_PRECISIONS = ("auto", "fp32", "int8")
 PACKINGS = ("auto", "off")
+BATCH_LOGS = ("errors", "all", "off")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class Settings:
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
     multiply (attention still runs per micro-batch); other architectures run padded (the start-up log says
     `forward=padded`). `off`: always padded."""
+    batch_log: str = "errors"
+    """The handler's line per batch (`batch requests=N texts=T errors=E ...`: counts and timings, never text):
+    `errors` logs it for batches that answered at least one error, `all` for every batch, `off` never. Every line
+    passes through TorchServe's frontend into model_log.log; on short texts one line per batch cost the worker
+    about a tenth of its CPU (py-spy, docs/performance.md), so `all` is for diagnosing batching, as the tests and
+    `make reliability` do."""
     explain_steps: int = 64
     """Explanations: integration steps per text (Gauss-Legendre points) unless a request's `steps` asks otherwise.
     The cost of a text is about `steps` forward and backward passes over its tokens."""
@@ -120,6 +127,7 @@ class Settings:
             )
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
+        _require(self.batch_log in BATCH_LOGS, f"batch_log must be one of {BATCH_LOGS}")
         _require(1 <= self.explain_steps <= self.max_explain_steps, "explain_steps must be in [1, max_explain_steps]")
         _require(self.max_texts_per_explanation >= 1, "max_texts_per_explanation must be at least 1")
         _require(self.max_explained_tokens >= 3, "max_explained_tokens must be at least 3")

@@ -12,7 +12,7 @@ import yaml
 
 from tools.archive import build_archive
 from tools.management_client import ManagementClient, wait_ready
-from tools.server import LocalTorchServe
+from tools.server import EVERY_BATCH_LOGGED, LocalTorchServe
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINED_MODEL = ROOT / "artifacts"
@@ -50,6 +50,9 @@ def served_variant(server: LocalTorchServe, model: str) -> dict[str, str]:
 
 
 def start_server(store: Path, models: str, **kwargs) -> LocalTorchServe:
+    """A started TorchServe with every model of `models` ready; its workers log every batch (the tests' proof of
+    which requests shared one)."""
+    kwargs["env"] = EVERY_BATCH_LOGGED | kwargs.get("env", {})
     server = LocalTorchServe(model_store=store, **kwargs).start(models)
     try:
         client = ManagementClient(server.management_url)

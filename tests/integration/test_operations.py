@@ -19,7 +19,7 @@ import yaml
 from tests.integration.batches import batches_after
 from tests.integration.conftest import ROOT, archive
 from tools.management_client import ManagementClient, rollout, wait_ready
-from tools.server import LocalTorchServe, wait_for
+from tools.server import EVERY_BATCH_LOGGED, LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -261,7 +261,7 @@ def test_a_model_that_cannot_load_turns_ping_unhealthy_max_retry_timeout_after_i
 
 
 def test_json_log_format_writes_one_json_object_per_line(model_store):
-    server = LocalTorchServe(model_store=model_store, log_config=ROOT / "log4j2-json.xml")
+    server = LocalTorchServe(model_store=model_store, log_config=ROOT / "log4j2-json.xml", env=EVERY_BATCH_LOGGED)
     server.start("tiny=tiny_batching.mar")
     try:
         wait_ready(ManagementClient(server.management_url), "tiny", inference_url=server.inference_url, timeout=240)

@@ -400,9 +400,23 @@ def test_batch_log_line_has_the_counts_but_never_the_input_text(service, caplog)
 
 def test_log_batch_false_suppresses_the_batch_line(service, caplog):
     with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
-        service.handle_batch([good()], log_batch=False)
+        service.handle_batch([good(), Request(b"{", "application/json")], log_batch=False)
 
     assert "batch requests=" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("batch_log", "clean", "with_error"), [("errors", False, True), ("all", True, True), ("off", False, False)]
+)
+def test_batch_log_decides_which_batches_get_a_line(tiny_bert_dir, caplog, batch_log, clean, with_error):
+    service = InferenceService.load(tiny_bert_dir, Settings(batch_log=batch_log))
+    logged = []
+    for batch in ([good()], [good(), Request(b"{", "application/json")]):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
+            service.handle_batch(batch)
+        logged.append("batch requests=" in caplog.text)
+    assert logged == [clean, with_error]
 
 
 def test_batch_stats_are_reported(service):
