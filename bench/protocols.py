@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
         server.cleanup()
+        shutil.rmtree(store, ignore_errors=True)  # the archive (tens of MB)
     reference = sum(r.texts_per_second for r in runs["predictions"]) / args.repeats
     for name, results in runs.items():
         rate = sum(r.texts_per_second for r in results) / len(results)
