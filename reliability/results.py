@@ -162,6 +162,8 @@ class DrainResult:
     exit_code: int | None
     exit_seconds: float | None
     problems: list[str] = field(default_factory=list)
+    unanswered_at_signal: int | None = None
+    """Requests not yet answered when SIGTERM was sent: only these test the drain (None: not recorded)."""
 
 
 @dataclass
