@@ -14,6 +14,7 @@ from bert_classifier.errors import InvalidInput, NotSupported
 from bert_classifier.model import TextClassifier
 from bert_classifier.pairs import PairTemplate, longest_first
 from bert_classifier.settings import Settings
+from tests.conftest import TINY_LABELS
 from tests.unit.test_model import WORDS, words
 
 pytestmark = pytest.mark.unit
@@ -168,3 +169,31 @@ def test_a_one_logit_cross_encoder_scores_its_logits_sigmoid(tmp_path, tokenizer
             logit = model(**tokenizer(a, b, return_tensors="pt")).logits[0, 0]
         assert got.scores == pytest.approx([torch.sigmoid(logit).item()], abs=1e-6)
     assert scores[0].scores != scores[1].scores  # a softmax over one logit would be 1.0 for both
+
+
+def test_a_rerank_label_that_is_not_a_label_of_the_model_stops_it_loading(tiny_bert_dir):
+    from bert_classifier.errors import InvalidSetting
+    from bert_classifier.service import InferenceService
+
+    with pytest.raises(InvalidSetting, match="rerank_label 'relevant' is not one of the model's labels"):
+        InferenceService.load(tiny_bert_dir, Settings(precision="fp32", rerank_label="relevant"))
+
+
+def test_a_multi_label_count_model_reranks_by_its_rerank_label(tiny_bert_dir):
+    import json
+
+    from bert_classifier.messages import Request
+    from bert_classifier.service import InferenceService
+
+    service = InferenceService.load(tiny_bert_dir, Settings(precision="fp32", rerank_label="sport"))
+    documents = [a for a, _ in PAIRS] + [b for _, b in PAIRS]
+    body = json.dumps({"query": "who won", "documents": documents}).encode()
+    response = service.handle(Request(body, "application/json"))
+    assert response.status == 200
+    sport = TINY_LABELS.index("sport")
+    scores = service.classifier.score([service.classifier.encode(["who won"] * len(documents), documents)])[0][0]
+    expected = sorted(range(len(documents)), key=lambda i: -scores[i].scores[sport])
+    results = json.loads(response.body)["results"]
+    assert [r["index"] for r in results] == expected
+    assert [r["score"] for r in results] == [pytest.approx(scores[i].scores[sport], abs=1e-6) for i in expected]
+    assert response.ranked == len(documents)
