@@ -44,16 +44,30 @@ def models(tmp_path_factory) -> dict:
     }
 
 
+def config_file(folder, **handler_settings):
+    shipped = yaml.safe_load((ROOT / "model-config.yaml").read_text())
+    handler = {**shipped.get("handler", {}), **handler_settings}
+    path = folder / f"model-config-{handler_settings['engine']}.yaml"
+    path.write_text(yaml.safe_dump(shipped | ONE_WORKER | {"handler": handler}, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="module")
 def pair_server(tmp_path_factory, models):
+    """`tiny` and `reranker` in fp32 torch; `tiny_onnx` (the same `tiny`) on its ONNX export in fp32."""
+    from tools.accuracy_gate import run_gate, write_manifest
+    from tools.onnx_export import export_onnx
+
     store = tmp_path_factory.mktemp("pair-store")
-    shipped = yaml.safe_load((ROOT / "model-config.yaml").read_text())
-    config = store.parent / "pair-model-config.yaml"
-    handler = {**shipped.get("handler", {}), **FP32}
-    config.write_text(yaml.safe_dump(shipped | ONE_WORKER | {"handler": handler}, sort_keys=False))
     for name, folder in models.items():
-        archive(folder, store, name, config=config)
-    server = start_server(store, "tiny=tiny.mar,reranker=reranker.mar")
+        archive(folder, store, name, config=config_file(store.parent, **FP32))
+    engines = tmp_path_factory.mktemp("pair-engines")
+    export_onnx(models["tiny"], engines)
+    gate_settings = {"max_length": 256, "long_text": "truncate", "token_budget": 512}  # as conftest.tiny_engines_dir
+    write_manifest(run_gate(models["tiny"], engines, gate_settings, "accept"), engines)
+    onnx = config_file(store.parent, **{**FP32, "engine": "onnxruntime"})
+    archive(models["tiny"], store, "tiny_onnx", config=onnx, engines_dir=engines)
+    server = start_server(store, "tiny=tiny.mar,reranker=reranker.mar,tiny_onnx=tiny_onnx.mar")
     yield server
     server.stop()
     server.cleanup()
@@ -94,6 +108,14 @@ def test_a_pair_scores_as_transformers_scores_tokenizer_a_b(pair_server, models)
     assert response.json()["truncated"] is False
     single = post(pair_server, "predictions/tiny", json={"text": a}).json()
     assert single["score"] != pytest.approx(response.json()["score"], abs=1e-6)  # the second text is read
+
+
+def test_onnx_runtime_serves_pairs_with_their_token_types(pair_server, models):
+    body = {"data": [{"text": a, "text_pair": b} for a, b in PAIRS]}
+    response = post(pair_server, "predictions/tiny_onnx", json=body)
+    assert response.status_code == 200, response.text
+    same(response.json(), reference(models["tiny"], PAIRS))
+    assert "engine=onnxruntime dtype=fp32" in pair_server.model_log()
 
 
 @pytest.mark.parametrize(
