@@ -2,7 +2,7 @@
 
 - fp32: `torch.onnx.export(..., dynamo=True)`, the torch.export-based exporter (torch 2.13's default; the
   TorchScript one is deprecated), with dynamic batch and sequence axes, inputs `input_ids` and `attention_mask`
-  (and `token_type_ids` when the model's tokenizer gives them, for text pairs), output `logits`. The export is
+  (and `token_type_ids` when the model reads them, for text pairs), output `logits`. The export is
   checked against the model's own forward on padded batches (`check_parity`).
 - int8: ONNX Runtime's dynamic quantization (weights int8 per output channel, activations quantized per call),
   with 7-bit weights (`reduce_range`): without VNNI (AVX2 hosts) the u8 x s8 kernels add pairs of products in
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bert_classifier.engines.variants import ONNX_FILES
+from bert_classifier.pairs import uses_token_types
 
 PARITY_TOLERANCE = 1e-3
 """Largest absolute logit difference between the fp32 export and the torch model that passes."""
@@ -40,7 +41,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, per_channel: bool = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = _load(model_dir)
-    with_types = takes_token_types(model_dir)
+    with_types = takes_token_types(model_dir, model)
     started = time.perf_counter()
     fp32 = export_fp32(model, out / ONNX_FILES["fp32"], with_types)
     seconds = {"fp32": time.perf_counter() - started}
@@ -61,11 +62,12 @@ def _load(model_dir: str | Path):
     ).eval()
 
 
-def takes_token_types(model_dir: str | Path) -> bool:
-    """Whether the model's tokenizer gives token type ids (BERT does; DistilBERT, RoBERTa, ModernBERT do not)."""
+def takes_token_types(model_dir: str | Path, model) -> bool:
+    """Whether the model reads token type ids (`pairs.uses_token_types`: BERT and ELECTRA do; DistilBERT, RoBERTa,
+    XLM-R, DeBERTa-v2 and ModernBERT do not)."""
     from transformers import AutoTokenizer
 
-    return "token_type_ids" in AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True).model_input_names
+    return uses_token_types(AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True), model.config)
 
 
 def _example(batch: int, lengths: list[int], vocab: int, with_types: bool = False) -> dict:

@@ -17,6 +17,7 @@ from .engines import Engine, Selection, select_engine
 from .engines.probe import PROBE_TEXTS
 from .engines.torch_engine import TorchEngine
 from .errors import InvalidSetting
+from .pairs import uses_token_types
 from .results import TextScores
 from .segments import EncodedTexts, Segment, Segmenter
 from .settings import Settings
@@ -69,16 +70,19 @@ class TextClassifier:
         settings: Settings,
         multi_label: bool,
         engine: Engine | None = None,
+        config=None,
     ) -> None:
-        """`engine` turns token ids into logits; without one, `model` runs in torch as `settings` say."""
+        """`engine` turns token ids into logits; without one, `model` runs in torch as `settings` say. `config`:
+        the model's (default `model.config`), which says whether it reads token type ids."""
         if model is not None:
             _check_positions(model.config, settings.max_length)
+            config = config or model.config
         self.tokenizer = tokenizer
         self.labels = tuple(labels)
         self.settings = settings
         self.multi_label = multi_label
         self._pad = tokenizer.pad_token_id or 0
-        self.segmenter = Segmenter(tokenizer, settings)
+        self.segmenter = Segmenter(tokenizer, settings, uses_token_types(tokenizer, config) if config else None)
         self.engine = engine or TorchEngine(model, settings.precision, settings.packing, self._pad)
         self.model = getattr(self.engine, "model", None)
         """The torch model (None when another engine runs)."""
@@ -106,18 +110,19 @@ class TextClassifier:
         # Some checkpoints ship tokenizer.json with padding/truncation fixed; we pad and truncate ourselves.
         tokenizer.backend_tokenizer.no_padding()
         tokenizer.backend_tokenizer.no_truncation()
-        _check_positions(AutoConfig.from_pretrained(str(model_dir), local_files_only=True), settings.max_length)
+        config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+        _check_positions(config, settings.max_length)
 
         def load_model():
             return load_torch_model(model_dir, device)
 
         def run(engine: Engine) -> None:
-            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(PROBE_TEXTS)
+            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine, config).classify(PROBE_TEXTS)
 
         selection = select_engine(
             model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0
         )
-        classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine)
+        classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine, config)
         classifier.selection = selection
         classifier.model_dir = Path(model_dir)
         return classifier

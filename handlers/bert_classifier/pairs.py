@@ -2,8 +2,9 @@
 
 Where the special tokens go and which token type each part gets is read from the tokenizer itself (its
 post-processor, seen on a pair of marker texts), never assumed: BERT's `[CLS] a [SEP] b [SEP]` with types 0/1,
-RoBERTa's `<s> a </s></s> b </s>`, and models whose tokenizer returns no token type ids (DistilBERT, RoBERTa,
-ModernBERT) get none.
+RoBERTa's `<s> a </s></s> b </s>`. Token type ids reach the model only when its tokenizer gives them and the
+model has more than one token type (`uses_token_types`): DistilBERT, RoBERTa, XLM-R, DeBERTa-v2 (type_vocab_size 0
+by default) and ModernBERT get none, even next to a tokenizer shared with BERT.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from dataclasses import dataclass
 
 MARKERS = ("a", "b")
 """Two texts whose tokens mark where each text of a pair goes in the tokenizer's template."""
+
+
+def uses_token_types(tokenizer, config) -> bool:
+    """Whether the model reads token type ids: its tokenizer gives them and its config has more than one type
+    (DistilBERT's has none, RoBERTa's one; passing a type 1 there would fail or be ignored)."""
+    return "token_type_ids" in tokenizer.model_input_names and (getattr(config, "type_vocab_size", 0) or 0) > 1
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,9 @@ class PairTemplate:
     """Whether the model takes token type ids (its tokenizer returns them)."""
 
     @classmethod
-    def of(cls, tokenizer) -> PairTemplate:
-        """Read the template from a fast tokenizer's post-processor."""
+    def of(cls, tokenizer, with_types: bool | None = None) -> PairTemplate:
+        """Read the template from a fast tokenizer's post-processor. `with_types`: whether the model reads token
+        type ids (`uses_token_types`); None: whenever the tokenizer gives them."""
         from tokenizers import Tokenizer
 
         # A copy without padding or truncation: checkpoints may ship either switched on, and a caller's
@@ -51,7 +59,7 @@ class PairTemplate:
             (tuple(parts[0]), tuple(parts[1]), tuple(parts[2])),
             (tuple(types[0]), tuple(types[1]), tuple(types[2])),
             (text_types[0], text_types[1]),
-            "token_type_ids" in tokenizer.model_input_names,
+            "token_type_ids" in tokenizer.model_input_names if with_types is None else with_types,
         )
 
     @property

@@ -58,12 +58,14 @@ class EncodedTexts:
 class Segmenter:
     """Turns texts into segments by the settings' `max_length`, `long_text`, `window_stride` and `max_windows`."""
 
-    def __init__(self, tokenizer, settings: Settings) -> None:
+    def __init__(self, tokenizer, settings: Settings, token_types: bool | None = None) -> None:
+        """`token_types`: whether the model reads token type ids (`pairs.uses_token_types`; None: whenever the
+        tokenizer gives them)."""
         self.tokenizer = tokenizer
         self.settings = settings
         self.room = settings.max_length - 2  # [CLS] and [SEP]
         self._cls, self._sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-        self.pair_template = PairTemplate.of(tokenizer)
+        self.pair_template = PairTemplate.of(tokenizer, token_types)
 
     @property
     def tokens_used(self) -> int:
@@ -74,7 +76,7 @@ class Segmenter:
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str | None] = ()) -> EncodedTexts:
         """Segments of `texts`; where `pairs` has a second text for a text (`pairs[i]` not None), the pair's one
-        segment instead (`encode_pair`). Raises `InvalidInput` for a pair that `window` mode cannot read whole."""
+        segment instead (`_pair`). Raises `InvalidInput` for a pair that `window` mode cannot read whole."""
         started = time.perf_counter()
         segments: list[Segment] = []
         truncated = []

@@ -197,3 +197,33 @@ def test_a_multi_label_count_model_reranks_by_its_rerank_label(tiny_bert_dir):
     assert [r["index"] for r in results] == expected
     assert [r["score"] for r in results] == [pytest.approx(scores[i].scores[sport], abs=1e-6) for i in expected]
     assert response.ranked == len(documents)
+
+
+@pytest.mark.parametrize("architecture", ["distilbert", "roberta"])
+def test_models_without_token_types_get_none_even_next_to_a_bert_tokenizer(tokenizer, architecture):
+    """A tokenizer shared with BERT gives type ids; DistilBERT's forward takes none and RoBERTa has one type: a pair
+    is their ids alone, scored as transformers scores `model(input_ids, attention_mask)` of `tokenizer(a, b)`."""
+    from transformers import (
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+        RobertaConfig,
+        RobertaForSequenceClassification,
+    )
+
+    torch.manual_seed(0)
+    if architecture == "distilbert":
+        config = DistilBertConfig(vocab_size=30522, dim=32, n_layers=1, n_heads=2, hidden_dim=64, num_labels=3)
+        model = DistilBertForSequenceClassification(config).eval()
+    else:
+        config = RobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64, num_labels=3, pad_token_id=0, type_vocab_size=1)  # fmt: skip
+        model = RobertaForSequenceClassification(config).eval()
+    classifier = TextClassifier(model, tokenizer, ("a", "b", "c"), Settings(precision="fp32"), multi_label=False)
+    encoded = classifier.encode([a for a, _ in PAIRS], [b for _, b in PAIRS])
+    assert all(segment.type_ids is None for segment in encoded.segments)
+    scores = classifier.score([encoded])[0][0]
+    for got, (a, b) in zip(scores, PAIRS, strict=True):
+        inputs = tokenizer(a, b, truncation="longest_first", max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits[0]
+        assert got.scores == pytest.approx(torch.softmax(logits, -1).tolist(), abs=1e-5)
