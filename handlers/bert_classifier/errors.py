@@ -73,6 +73,12 @@ class ServiceUnavailable(ServingError):
     status = 503
 
 
+class NotSupported(ServingError):
+    """The served model or archive cannot do what the request asks (the server's limit, not the client's mistake)."""
+
+    status = 501
+
+
 class InternalError(ServingError):
     """A fault on our side (never the client's input), logged with its type and stack frames, never its message or
     any text. The message never contains input text."""

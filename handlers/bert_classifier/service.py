@@ -24,7 +24,7 @@ from .codecs import (
     decode_request,
     encode_results,
 )
-from .errors import InvalidInput, PayloadTooLarge, ServiceUnavailable
+from .errors import InvalidInput, InvalidSetting, PayloadTooLarge, ServiceUnavailable
 from .explain import Explainer, ExplanationBudget, explanation_format
 from .messages import BatchOutcome, Request, Response, error_response, guarded
 from .model import BatchStats, TextClassifier
@@ -59,6 +59,8 @@ class InferenceService:
         self.settings = settings
         self.model = model
         """The served model's name and version, for protocols that echo them (handed over once, at load)."""
+        if settings.rerank_label and settings.rerank_label not in classifier.labels:
+            raise InvalidSetting(f"rerank_label {settings.rerank_label!r} is not one of the model's labels")
         self.explainer = Explainer(classifier, settings)
 
     @classmethod
@@ -125,7 +127,7 @@ class InferenceService:
             item if isinstance(item, Response) else self._answer_guarded(item, next(answers)) for item in prepared
         ]
         errors = Counter(response.error_type for response in responses if response.error_type)
-        return BatchOutcome(responses, stats, errors)
+        return BatchOutcome(responses, stats, errors, ranked=sum(response.ranked for response in responses))
 
     def _guarded(self, step: Callable[..., T], *args, protocol: Protocol | None) -> T | Response:
         """`guarded`, answering errors in `protocol`'s shape, naming this service's model where it asks."""
@@ -145,6 +147,7 @@ class InferenceService:
             settings.max_request_bytes,
             headers=request.headers,
             hint=request.protocol,
+            rerank_label=settings.rerank_label,
         )
 
     def _tokenize(self, parsed: ParsedRequest, accept: str | None) -> _Prepared:
@@ -169,7 +172,7 @@ class InferenceService:
         return Response(200, body, content_type)
 
     def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
-        encoded = self.classifier.encode(parsed.texts)
+        encoded = self.classifier.encode(parsed.texts, parsed.pairs)
         limit = self.settings.max_tokens_per_request
         if encoded.tokens > limit:
             raise PayloadTooLarge(
@@ -223,7 +226,7 @@ class InferenceService:
             return scores
         results = [self._result(text_scores, item.parsed) for text_scores in scores]
         answer = item.protocol.encode(results, item.parsed.single, item.response_format, self.model)
-        return Response(200, answer.body, answer.content_type, headers=answer.headers)
+        return Response(200, answer.body, answer.content_type, headers=answer.headers, ranked=answer.ranked)
 
     def _result(self, text_scores: TextScores, parsed: ParsedRequest) -> dict:
         return format_result(

@@ -62,6 +62,9 @@ class Settings:
     """Window mode: at most this many windows per text; the rest of the text is reported as truncated."""
     multi_label_threshold: float = 0.5
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
+    rerank_label: str = ""
+    """Reranking (`{"query", "documents"}`) with a model of more than one label: the label whose score ranks the
+    documents (e.g. `entailment`, `LABEL_1`). Empty: only a one-logit cross-encoder can rerank (its sigmoid ranks)."""
     engine: str = "auto"
     """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a timed probe at the
     first start on a host picks among torch fp32 and the variants the archive's accuracy gate admitted (torch bf16

@@ -228,7 +228,11 @@ def test_grpc_predictions_classifies_several_texts(server, stubs, channel):
 def test_grpc_predictions_error_is_status_ok_with_our_error_object(stubs, channel):
     # TorchServe's GRPCJob ignores a request's status (only a whole failed batch becomes a gRPC error).
     answer = json.loads(grpc_predict(stubs, channel, b'{"data": ["a", 3]}'))
-    assert answer == {"code": 400, "type": "InvalidInput", "message": "data[1] must be a string, got a number"}
+    assert answer == {
+        "code": 400,
+        "type": "InvalidInput",
+        "message": "data[1] must be a string or a text pair object, got a number",
+    }
 
 
 def test_grpc_model_infer_classifies_several_texts(server, stubs, channel):

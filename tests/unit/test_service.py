@@ -168,10 +168,10 @@ class TokenizerPanic(BaseException):
 def test_a_tokenizer_panic_is_that_requests_500_and_the_others_are_answered(service, monkeypatch):
     original = service.classifier.encode
 
-    def encode(texts):
+    def encode(texts, pairs=()):
         if POISON in texts:
             raise TokenizerPanic("called `Option::unwrap()` on a `None` value")
-        return original(texts)
+        return original(texts, pairs)
 
     monkeypatch.setattr(service.classifier, "encode", encode)
 
@@ -182,7 +182,7 @@ def test_a_tokenizer_panic_is_that_requests_500_and_the_others_are_answered(serv
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
 def test_signals_that_stop_the_process_are_not_swallowed(service, monkeypatch, stop):
-    def encode(texts):
+    def encode(texts, pairs=()):
         raise stop
 
     monkeypatch.setattr(service.classifier, "encode", encode)
@@ -357,7 +357,9 @@ def test_response_phrase(service):
 def test_warm_up_runs_a_prediction_without_logging_a_batch(service, monkeypatch, caplog):
     seen = []
     original = service.classifier.encode
-    monkeypatch.setattr(service.classifier, "encode", lambda texts: seen.append(list(texts)) or original(texts))
+    monkeypatch.setattr(
+        service.classifier, "encode", lambda texts, pairs=(): seen.append(list(texts)) or original(texts, pairs)
+    )
 
     with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
         service.warm_up()

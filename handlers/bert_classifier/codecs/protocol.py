@@ -37,6 +37,8 @@ class Answer:
     body: bytes
     content_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    ranked: int = 0
+    """Documents the answer ranked (reranking), for metrics."""
 
 
 class Protocol:

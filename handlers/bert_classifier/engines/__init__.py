@@ -41,8 +41,9 @@ class Engine(Protocol):
     packed: bool
     """True: one call takes many length groups (token packing); False: one group per call, padded to its longest."""
 
-    def logits(self, groups: Sequence[Sequence[Sequence[int]]]) -> torch.Tensor:
-        """`[rows, labels]` logits (any float dtype) of every row of `groups`, in order."""
+    def logits(self, groups: Sequence[Sequence[Sequence[int]]], types: Sequence | None = None) -> torch.Tensor:
+        """`[rows, labels]` logits (any float dtype) of every row of `groups`, in order; `types`, when given, the
+        rows' token type ids in the same shape (text pairs on a model that takes them)."""
 
 
 @dataclass

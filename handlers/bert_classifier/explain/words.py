@@ -4,6 +4,9 @@ Word pieces are merged by the fast tokenizer's own word ids: the pieces of one p
 WordPiece, a run of characters between whitespace and punctuation: `don't` is `don`, `'`, `t`) make one word,
 whose span runs from its first piece's start offset to its last piece's end offset, in characters of the text as
 decoded (a Python `str` index), and whose attribution is the sum of its pieces' (integrated gradients add up).
+
+A text pair is read as predictions read it (`pairs.PairTemplate`, `longest_first`): its words carry which text
+they are in (`part` 0 or 1) and their characters are offsets into that text.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..pairs import PairTemplate, longest_first
 from ..segments import readable_prefix
 
 _NON_SPACE = re.compile(r"\S")
@@ -25,6 +29,8 @@ class Word:
     end: int
     first: int
     stop: int
+    part: int = 0
+    """Which text of a pair the word is in (0: the text, 1: the text pair)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class ReadText:
     token_ids: tuple[int, ...]
     words: tuple[Word, ...]
     truncated: bool
+    type_ids: tuple[int, ...] | None = None
+    """A pair's token types (None: a single text, or a model without them)."""
+    special: tuple[int, ...] = ()
+    """Positions of a pair's special tokens (a baseline keeps them); empty: the first and the last."""
 
 
 def read_text(tokenizer, text: str, max_tokens: int) -> ReadText:
@@ -51,16 +61,47 @@ def read_text(tokenizer, text: str, max_tokens: int) -> ReadText:
     return ReadText((tokenizer.cls_token_id, *ids[:room], tokenizer.sep_token_id), tuple(words), truncated)
 
 
-def _words(word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]]) -> list[Word]:
-    """Consecutive pieces with the same word id make one word; piece `i` is input position `i + 1` ([CLS] first)."""
+def read_pair(tokenizer, template: PairTemplate, texts: tuple[str, str], max_tokens: int) -> ReadText:
+    """A text pair's model input of at most `max_tokens` ids, truncated `longest_first` as predictions are, and the
+    words of both texts (each with its `part`). Each text is tokenized only as far as `readable_prefix` bounds."""
+    room = max_tokens - template.specials
+    prefixes = [readable_prefix(text, room) for text in texts]
+    encodings = [
+        tokenizer(prefix, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False,
+                  verbose=False)
+        for prefix in prefixes
+    ]  # fmt: skip
+    kept = longest_first(*(len(encoding["input_ids"]) for encoding in encodings), room)
+    ids, types = template.row(*(list(e["input_ids"][:keep]) for e, keep in zip(encodings, kept, strict=True)))
+    before, between, _ = (len(part) for part in template.parts)
+    starts = (before, before + kept[0] + between)
+    words = [
+        word
+        for part, (encoding, keep, start) in enumerate(zip(encodings, kept, starts, strict=True))
+        for word in _words(encoding.word_ids()[:keep], encoding["offset_mapping"][:keep], start, part)
+    ]
+    truncated = any(
+        keep < len(encoding["input_ids"]) or _NON_SPACE.search(text, len(prefix)) is not None
+        for text, prefix, encoding, keep in zip(texts, prefixes, encodings, kept, strict=True)
+    )
+    text_positions = {position for word in words for position in range(word.first, word.stop)}
+    special = tuple(position for position in range(len(ids)) if position not in text_positions)
+    return ReadText(tuple(ids), tuple(words), truncated, types, special)
+
+
+def _words(
+    word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]], first: int = 1, part: int = 0
+) -> list[Word]:
+    """Consecutive pieces with the same word id make one word; piece `i` is input position `i + first` ([CLS]
+    first)."""
     words: list[Word] = []
     previous = None
-    for position, (word_id, (start, end)) in enumerate(zip(word_ids, offsets, strict=True), start=1):
+    for position, (word_id, (start, end)) in enumerate(zip(word_ids, offsets, strict=True), start=first):
         if words and word_id is not None and word_id == previous:
             last = words[-1]
-            words[-1] = Word(last.start, end, last.first, position + 1)
+            words[-1] = Word(last.start, end, last.first, position + 1, part)
         else:
-            words.append(Word(start, end, position, position + 1))
+            words.append(Word(start, end, position, position + 1, part))
         previous = word_id
     return words
 
