@@ -20,7 +20,7 @@ SIZE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "in
 INITIALIZER_RANGE = 0.2
 """Ten times transformers' default: the random models then give each text its own, clearly ranked scores instead
 of nearly equal ones, so parity and label agreement are measured on scores that differ."""
-TOKENIZER_ARTICLES = 300
+TOKENIZER_ARTICLES = 100
 TOKENIZER_VOCABULARY = 2000
 
 
