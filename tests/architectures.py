@@ -45,8 +45,6 @@ class Specials:
 ROBERTA_SPECIALS = Specials(("<s>", "<pad>", "</s>", "<unk>", "<mask>"), "<s>", "</s>", "<pad>", "<unk>", "<mask>",
                             pair_separator="</s>")  # fmt: skip
 BERT_SPECIALS = Specials(("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"), "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
-BERT_WORDPIECE = 30522
-"""The vocabulary size of the packaged uncased WordPiece tokenizer ([PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102)."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import requests
 import yaml
 
 from bert_classifier.device import cpu_supports_bf16
+from tests.architecture_page import PAGE, render_table, table_in, with_table, without_column
 from tests.architectures import ARCHITECTURES, Architecture, save_tiny_model, tokenizer_corpus
 from tests.integration.conftest import READY_TIMEOUT, ROOT, archive, served_variant
 from tools.archive import build_engines
@@ -33,10 +34,8 @@ from tools.server import LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration
 
-PAGE = ROOT / "docs" / "architectures.md"
 WRITE_PAGE = "ARCHITECTURES_DOC"
 """Set to `write` to rewrite the table in docs/architectures.md from this run instead of checking it."""
-TABLE_START, TABLE_END = "<!-- architecture-matrix:start -->", "<!-- architecture-matrix:end -->"
 PARITY = 1e-4
 """Largest absolute score difference from transformers allowed for fp32 (served scores have 6 decimals)."""
 DECISIVE = 0.05
@@ -170,17 +169,17 @@ class Matrix:
         self.server, self.store, self.work = server, store, work
         self.client = ManagementClient(server.management_url)
         self.corpus = tokenizer_corpus()
-        self.rows: dict[str, list[str] | BaseException] = {}
+        self.rows: dict[str, list[str] | Exception] = {}
 
     def row(self, architecture: Architecture) -> list[str]:
         if architecture.name not in self.rows:
             try:
                 self.rows[architecture.name] = self._measure(architecture)
-            except BaseException as error:
+            except Exception as error:
                 self.rows[architecture.name] = error
                 raise
         row = self.rows[architecture.name]
-        if isinstance(row, BaseException):
+        if isinstance(row, Exception):
             pytest.fail(f"{architecture.name} failed earlier: {row}")
         return row
 
@@ -214,7 +213,7 @@ class Matrix:
         for variant, name in names.items():
             engine, precision = VARIANTS[variant]
             assert served_variant(self.server, name) == {"engine": engine, "precision": precision}
-        return Served(architecture, self.server, model_dir, record, names, reference_scores(model_dir))
+        return Served(architecture, self.server, model_dir, record, names, reference_scores(model_dir, list(TEXTS)))
 
     def _register(self, name: str) -> None:
         self.client.register(f"{name}.mar", model_name=name)
@@ -228,16 +227,16 @@ class Matrix:
         return path
 
 
-def reference_scores(model_dir: Path) -> list[list[float]]:
-    """transformers' own scores for `TEXTS`: the folder's tokenizer (truncated at the shipped `max_length`) and
-    `AutoModelForSequenceClassification` in fp32, one padded batch."""
+def reference_scores(model_dir: Path, texts: list[str], text_pairs: list[str] | None = None) -> list[list[float]]:
+    """transformers' own scores: the folder's tokenizer (`tokenizer(texts, text_pairs)`, truncated at the shipped
+    `max_length`) and `AutoModelForSequenceClassification` in fp32, one padded batch."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     max_length = yaml.safe_load((ROOT / "model-config.yaml").read_text())["handler"]["max_length"]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    batch = tokenizer(list(TEXTS), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    batch = tokenizer(texts, text_pairs, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
     with torch.inference_mode():
         return torch.softmax(model(**batch).logits, dim=-1).tolist()
 
@@ -270,32 +269,15 @@ def test_each_architecture_archives_serves_and_scores_as_transformers_does(matri
     assert len(row) == 2 + len(CHECKS)
 
 
-def render_table(rows: list[list[str]]) -> str:
-    header = ["architecture", "model class", *(title for title, _ in CHECKS)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
-
-
-def committed_table(page: str) -> str:
-    return page.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
-
-
-def comparable(table: str) -> str:
-    """The table as this host can check it: without the bf16 column where the CPU has no native bf16."""
-    if "bf16" in VARIANTS:
-        return table
-    column = 3 + [title for title, _ in CHECKS].index("torch bf16")
-    return "\n".join("|".join(c for i, c in enumerate(line.split("|")) if i != column) for line in table.splitlines())
-
-
 def test_the_table_in_docs_is_what_the_matrix_measured(matrix):
-    measured = render_table([matrix.row(architecture) for architecture in ARCHITECTURES])
-    page = PAGE.read_text(encoding="utf-8")
+    header = ["architecture", "model class", *(title for title, _ in CHECKS)]
+    measured = render_table(header, [matrix.row(architecture) for architecture in ARCHITECTURES])
     if os.environ.get(WRITE_PAGE) == "write":
-        before, rest = page.split(TABLE_START, 1)
-        PAGE.write_text(
-            f"{before}{TABLE_START}\n{measured}\n{TABLE_END}{rest.split(TABLE_END, 1)[1]}", encoding="utf-8"
-        )
-    assert comparable(committed_table(PAGE.read_text(encoding="utf-8"))) == comparable(measured), (
+        PAGE.write_text(with_table(PAGE.read_text(encoding="utf-8"), measured), encoding="utf-8")
+    committed = table_in(PAGE.read_text(encoding="utf-8"))
+    if "bf16" not in VARIANTS:  # this CPU has no native bf16: its column cannot be checked here
+        bf16 = header.index("torch bf16")
+        committed, measured = without_column(committed, bf16), without_column(measured, bf16)
+    assert committed == measured, (
         f"docs/architectures.md's table is not what this run measured: `make architectures-doc` rewrites it\n{measured}"
     )
