@@ -30,6 +30,7 @@ EXPLAIN_MODEL ?= $(MODEL_NAME)_explain
 EXPLAIN_WORKERS ?= 1
 
 .PHONY: help run setup check-java model model-card archive serve stop predict explain test test-unit test-integration lint format \
+	architectures-doc \
 	clean models describe register unregister scale set-default wait-ready rollout
 
 help: ## list the targets
@@ -129,6 +130,9 @@ explain: ## explain TEXT with the running server, words shaded by attribution: m
 # never skip (pytest fails them without it).
 test: setup check-java $(MODEL_DIR)/model.safetensors ## every test: unit, integration and the trained model (built first if missing)
 	$(BIN)/python -m pytest
+
+architectures-doc: setup check-java ## rewrite the table in docs/architectures.md from a run of the architecture matrix (~4 min)
+	ARCHITECTURES_DOC=write $(BIN)/python -m pytest tests/integration/test_architectures.py
 
 test-unit: setup ## unit tests only (seconds, no server)
 	$(BIN)/python -m pytest -m unit

@@ -7,6 +7,11 @@ decoded (a Python `str` index), and whose attribution is the sum of its pieces' 
 
 A text pair is read as predictions read it (`pairs.PairTemplate`, `longest_first`): its words carry which text
 they are in (`part` 0 or 1) and their characters are offsets into that text.
+
+A word's span never holds whitespace at its ends: byte-level BPE (RoBERTa, ModernBERT) and SentencePiece-style
+(XLM-RoBERTa, DeBERTa-v3) tokenizers carry the space before a word in its first piece, and some report it in the
+offsets. A piece of only whitespace (a run of spaces gives one) is no word: it joins the next word (the last one
+at the end of the text), so every piece still counts in exactly one word.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ def read_text(tokenizer, text: str, max_tokens: int) -> ReadText:
     )
     ids = encoding["input_ids"]
     truncated = len(ids) > room or _NON_SPACE.search(text, len(prefix)) is not None
-    words = _words(encoding.word_ids()[:room], encoding["offset_mapping"][:room])
+    words = _words(encoding.word_ids()[:room], _trimmed(prefix, encoding["offset_mapping"][:room]))
     return ReadText((tokenizer.cls_token_id, *ids[:room], tokenizer.sep_token_id), tuple(words), truncated)
 
 
@@ -77,8 +82,8 @@ def read_pair(tokenizer, template: PairTemplate, texts: tuple[str, str], max_tok
     starts = (before, before + kept[0] + between)
     words = [
         word
-        for part, (encoding, keep, start) in enumerate(zip(encodings, kept, starts, strict=True))
-        for word in _words(encoding.word_ids()[:keep], encoding["offset_mapping"][:keep], start, part)
+        for part, (prefix, encoding, keep, start) in enumerate(zip(prefixes, encodings, kept, starts, strict=True))
+        for word in _words(encoding.word_ids()[:keep], _trimmed(prefix, encoding["offset_mapping"][:keep]), start, part)
     ]
     truncated = any(
         keep < len(encoding["input_ids"]) or _NON_SPACE.search(text, len(prefix)) is not None
@@ -89,20 +94,40 @@ def read_pair(tokenizer, template: PairTemplate, texts: tuple[str, str], max_tok
     return ReadText(tuple(ids), tuple(words), truncated, types, special)
 
 
+def _trimmed(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[int, int] | None]:
+    """Each piece's span without whitespace at its ends; None for a piece of only whitespace."""
+    spans: list[tuple[int, int] | None] = []
+    for start, end in offsets:
+        piece = text[start:end]
+        stripped = piece.lstrip()
+        if not stripped:
+            spans.append(None)
+            continue
+        start += len(piece) - len(stripped)
+        spans.append((start, start + len(stripped.rstrip())))
+    return spans
+
+
 def _words(
-    word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]], first: int = 1, part: int = 0
+    word_ids: Sequence[int | None], spans: Sequence[tuple[int, int] | None], first: int = 1, part: int = 0
 ) -> list[Word]:
     """Consecutive pieces with the same word id make one word; piece `i` is input position `i + first` ([CLS]
-    first)."""
+    first). Whitespace pieces (span None) belong to the word after them, or to the last word when none follows."""
     words: list[Word] = []
-    previous = None
-    for position, (word_id, (start, end)) in enumerate(zip(word_ids, offsets, strict=True), start=first):
+    previous, waiting = None, None
+    for position, (word_id, span) in enumerate(zip(word_ids, spans, strict=True), start=first):
+        if span is None:
+            waiting = position if waiting is None else waiting
+            continue
+        begins, start = position if waiting is None else waiting, span[0]
         if words and word_id is not None and word_id == previous:
-            last = words[-1]
-            words[-1] = Word(last.start, end, last.first, position + 1, part)
-        else:
-            words.append(Word(start, end, position, position + 1, part))
-        previous = word_id
+            last = words.pop()
+            begins, start = last.first, last.start
+        words.append(Word(start, span[1], begins, position + 1, part))
+        previous, waiting = word_id, None
+    if waiting is not None and words:
+        last = words[-1]
+        words[-1] = Word(last.start, last.end, last.first, len(word_ids) + first, part)
     return words
 
 
