@@ -5,7 +5,8 @@ architecture's archives are registered, checked and unregistered in turn.
 Per architecture, `CHECKS` in order: the start-up line's `forward=packed|padded`; the ONNX export; fp32 scores
 served under `engine: torch` and `engine: onnxruntime` within `PARITY` of transformers' own
 `AutoModelForSequenceClassification` on the same tokenizer; int8 and bf16 (when this CPU has native bf16) give
-fp32's label on every text fp32 ranks clearly; one explanation. Each check asserts and returns its cell of the
+fp32's label on every text fp32 ranks clearly; one explanation; text pairs under torch and ONNX Runtime fp32 within
+`PARITY` of transformers' scores of `tokenizer(a, b)`. Each check asserts and returns its cell of the
 table in docs/architectures.md, which must be what the run measured (`make architectures-doc` rewrites it).
 """
 
@@ -71,9 +72,11 @@ class Served:
     figures: dict[str, float | int] = field(default_factory=dict)
     """Measured figures (max abs score difference per fp32 variant, texts whose labels were compared), printed."""
 
-    def scores(self, variant: str) -> list[list[float]]:
+    def scores(self, variant: str, items: list | None = None) -> list[list[float]]:
+        """Served scores of `items` (default: `TEXTS`; a pair is `{"text", "text_pair"}`) under `variant`."""
         url = f"{self.server.inference_url}/predictions/{self.names[variant]}"
-        answer = requests.post(url, json={"data": list(TEXTS), "parameters": {"return_all_scores": True}}, timeout=60)
+        body = {"data": items or list(TEXTS), "parameters": {"return_all_scores": True}}
+        answer = requests.post(url, json=body, timeout=60)
         assert answer.status_code == 200, answer.text
         return [[entry["score"] for entry in sorted(r["scores"], key=lambda e: e["label_id"])] for r in answer.json()]
 
@@ -104,6 +107,22 @@ def fp32_parity(variant: str) -> Callable[[Served], str]:
         return f"≤ {power_of_ten_above(worst)}"
 
     return check
+
+
+def pair_parity(served: Served) -> str:
+    """Text pairs (each text with the next, as `tokenizer(a, b)` encodes them) under torch and ONNX Runtime fp32,
+    against transformers' scores of the same pairs."""
+    firsts, seconds = list(TEXTS), [*TEXTS[1:], TEXTS[0]]
+    reference = reference_scores(served.model_dir, firsts, seconds)
+    items = [{"text": a, "text_pair": b} for a, b in zip(firsts, seconds, strict=True)]
+    bounds = []
+    for variant in ("torch", "onnx"):
+        got = served.scores(variant, items)
+        worst = max(abs(a - b) for row, ref in zip(got, reference, strict=True) for a, b in zip(row, ref, strict=True))
+        served.figures[f"{variant} pairs"] = worst
+        assert worst <= PARITY, f"{variant} pair scores differ from transformers' by {worst:.2e}"
+        bounds.append(f"≤ {power_of_ten_above(worst)}")
+    return " / ".join(bounds)
 
 
 def label_agreement(variant: str) -> Callable[[Served], str]:
@@ -143,6 +162,7 @@ CHECKS: tuple[tuple[str, Callable[[Served], str]], ...] = (
     ("onnxruntime int8", label_agreement("int8")),
     ("torch bf16", label_agreement("bf16")),
     ("explanations", explanations),
+    ("text pairs, torch / onnxruntime fp32 vs transformers", pair_parity),
 )
 """The table's columns after the architecture's: each check asserts what it claims and returns its cell. Another
 column (text pairs, say) is one more function and one more entry here."""
