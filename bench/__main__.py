@@ -150,7 +150,9 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
             from .load import json_payloads
             from .served import run_served
 
-            payloads = {name: json_payloads(w.texts, w.tokens, flops) for name, (w, flops) in workloads.items()}
+            payloads = {
+                name: json_payloads(w.texts, w.tokens, flops, w.pairs) for name, (w, flops) in workloads.items()
+            }
             with phase(results, "served"):
                 run_served(store, model_dir, engines_dir, shipped, payloads, plan, results, log,
                            names=args.variants, sweep_too="sweep" not in args.skip)  # fmt: skip
@@ -191,14 +193,14 @@ def build_workloads(model_dir: Path, settings: dict, plan: Plan, results: Result
     from training.corpus import load_corpus
 
     from .peaks import EncoderShape, sequence_flops
-    from .workloads import WORKLOADS, build_workload, measure_tokens
+    from .workloads import PAIR_WORKLOAD, WORKLOADS, build_workload, measure_tokens
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     shape = EncoderShape.from_config(AutoConfig.from_pretrained(str(model_dir), local_files_only=True))
     results.model.matmul_params = shape.matmul_params
     articles = load_corpus()
     workloads = {}
-    for name in WORKLOADS:
+    for name in (*WORKLOADS, PAIR_WORKLOAD):
         workload = measure_tokens(build_workload(name, articles, plan.workload_size), tokenizer, settings["max_length"])
         flops = [sequence_flops(shape, tokens) for tokens in workload.tokens]
         workloads[name] = (workload, flops)

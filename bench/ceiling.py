@@ -27,6 +27,8 @@ from .records import CeilingPoint
 from .workloads import Workload
 
 ORDERS = ("arrival", "sorted")
+Call = tuple[list[str], list[str]]
+"""One `classify` call: its texts and their second texts (empty but for a pair workload)."""
 _state: dict = {}
 
 
@@ -52,9 +54,10 @@ def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
     _state.update(classifier=classifier, barrier=barrier)
 
 
-def _classify(batch: Sequence[str]) -> int:
-    _state["classifier"].classify(batch)
-    return len(batch)
+def _classify(batch: Call) -> int:
+    texts, pairs = batch
+    _state["classifier"].classify(texts, pairs)
+    return len(texts)
 
 
 def _ready() -> bool:
@@ -87,7 +90,9 @@ class CeilingPool:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def run_once(self, batches: list[list[str]], flops: list[float]) -> tuple[float, float, float, float]:
+    def run_once(
+        self, batches: list[tuple[list[str], list[str]]], flops: list[float]
+    ) -> tuple[float, float, float, float]:
         """(texts/s, FLOP/s, foreign cores, CPU ms per text of the pool) of classifying every batch once."""
         meter, cpu = CpuMeter(), _tree_cpu()
         started = time.perf_counter()
@@ -117,16 +122,20 @@ class CeilingPool:
 
 def make_batches(
     workload: Workload, text_flops: Sequence[float], batch: int, order: str, sample: int | None = None
-) -> tuple[list[list[str]], list[float]]:
+) -> tuple[list[Call], list[float]]:
     """The first `sample` texts of the workload (all by default) cut into `batch`-text calls, in arrival
-    order or sorted by length (longest first, so the slowest calls do not trail at the end of a run)."""
+    order or sorted by length (longest first, so the slowest calls do not trail at the end of a run). Each call
+    is (texts, their second texts): the second list is empty but for a pair workload."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
     indices = list(range(min(sample or len(workload.texts), len(workload.texts))))
     if order == "sorted":
         indices.sort(key=lambda i: -(workload.tokens[i] if workload.tokens else len(workload.texts[i])))
     groups = [indices[start : start + batch] for start in range(0, len(indices), batch)]
-    batches = [[workload.texts[i] for i in group] for group in groups]
+    batches = [
+        ([workload.texts[i] for i in group], [workload.pairs[i] for i in group] if workload.pairs else [])
+        for group in groups
+    ]
     flops = [sum(text_flops[i] for i in group) if text_flops else 0.0 for group in groups]
     return batches, flops
 

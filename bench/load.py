@@ -88,11 +88,14 @@ class Payload:
     flops: float = 0.0
 
 
-def json_payloads(texts: Sequence[str], tokens: Sequence[int] = (), flops: Sequence[float] = ()) -> list[Payload]:
-    """One `{"text": ...}` request per text."""
+def json_payloads(
+    texts: Sequence[str], tokens: Sequence[int] = (), flops: Sequence[float] = (), pairs: Sequence[str] = ()
+) -> list[Payload]:
+    """One `{"text": ...}` request per text (`{"text": ..., "text_pair": ...}` with `pairs`)."""
+    bodies = [{"text": text, "text_pair": pairs[i]} if pairs else {"text": text} for i, text in enumerate(texts)]
     return [
-        Payload(json.dumps({"text": text}).encode(), 1, tokens[i] if tokens else 0, flops[i] if flops else 0.0)
-        for i, text in enumerate(texts)
+        Payload(json.dumps(body).encode(), 1, tokens[i] if tokens else 0, flops[i] if flops else 0.0)
+        for i, body in enumerate(bodies)
     ]
 
 

@@ -59,11 +59,12 @@ class Plan:
         ("mixed", 16, "sorted"),
         ("mixed", 64, "sorted"),
         ("long", 16, "sorted"),
+        ("pair", 8, "arrival"),
     )
     """(workload, texts per call, order) measured for every layout and variant. Length sorting only matters
     where lengths differ a lot (mixed); 8 arriving texts per call is what the shipped server's batches hold
     (batchSize 8), the engine ceiling served speeds are compared with; 16 is the headline concurrency."""
-    ceiling_samples: tuple[tuple[str, int], ...] = (("short", 960), ("mixed", 384), ("long", 64))
+    ceiling_samples: tuple[tuple[str, int], ...] = (("short", 960), ("mixed", 384), ("long", 64), ("pair", 64))
     """Texts per ceiling run (the first ones of each workload), each run classifying all of them."""
     ceiling_repeats: int = 2
     accuracy_limit: int | None = None
@@ -83,6 +84,9 @@ class Plan:
     """`/predictions`, OIP REST and TorchServe gRPC are compared (short texts, the headline concurrency) on the
     first of these variants that is measured."""
     headline_concurrency: int = 16
+    pair_on: tuple[str, ...] = ("auto",)
+    """Variants also measured on the `pair` workload (query + passage, one pair per request) at the headline
+    concurrency."""
     restarted: tuple[str, ...] = ("auto",)
     """Variants whose server is started `starts` more times, to ready only, to see whether `engine: auto` chooses
     the same variant every time."""
@@ -97,8 +101,8 @@ QUICK = Plan(
     load_max_requests=400,
     drain_seconds=3.0,
     repeats=1,
-    ceiling_grid=(("short", 8, "arrival"), ("mixed", 8, "arrival"), ("long", 16, "sorted")),
-    ceiling_samples=(("short", 320), ("mixed", 96), ("long", 32)),
+    ceiling_grid=(("short", 8, "arrival"), ("mixed", 8, "arrival"), ("long", 16, "sorted"), ("pair", 8, "arrival")),
+    ceiling_samples=(("short", 320), ("mixed", 96), ("long", 32), ("pair", 32)),
     ceiling_repeats=1,
     accuracy_limit=48,
     peak_seconds=0.5,

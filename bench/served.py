@@ -28,7 +28,7 @@ from .records import (
 )
 from .server_metrics import scrape, server_stats, worker_facts
 from .starts import run_starts
-from .workloads import WORKLOADS
+from .workloads import PAIR_WORKLOAD, WORKLOADS
 
 ROTATION_STEP = 397
 """Each repetition starts this many payloads further into the workload."""
@@ -147,10 +147,13 @@ def serve_variant(
         log(f"{variant.name}: ready in {record.start_to_ready_seconds:.1f} s "
             f"(dtype {record.dtype or '?'}, {record.torch_threads or '?'} threads/worker)")  # fmt: skip
         workers = int(record.config.get("minWorkers") or 1)
-        grid = (variant.workloads or WORKLOADS, variant.concurrencies or plan.concurrencies, plan.repeats)
-        for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
-            results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
-            log(f"{variant.name} {workload} c={concurrency}: {_describe(measured)}")
+        grids = [(variant.workloads or WORKLOADS, variant.concurrencies or plan.concurrencies, plan.repeats)]
+        if variant.name in plan.pair_on:
+            grids.append(((PAIR_WORKLOAD,), (plan.headline_concurrency,), plan.repeats))
+        for grid in grids:
+            for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
+                results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
+                log(f"{variant.name} {workload} c={concurrency}: {_describe(measured)}")
         if extras.protocols:
             results.protocols += protocol_points(server, variant.name, payloads["short"], plan, log)
         for batch_size, delay in extras.sweep:

@@ -152,11 +152,12 @@ class TextClassifier:
             results.append(_per_text(item, own))
         return results, stats
 
-    def classify(self, texts: Sequence[str]) -> tuple[list[TextScores], BatchStats]:
-        """Score every text; results are in the order of `texts`."""
+    def classify(self, texts: Sequence[str], pairs: Sequence[str | None] = ()) -> tuple[list[TextScores], BatchStats]:
+        """Score every text (with its second text in `pairs`, if any, as a pair); results are in the order of
+        `texts`."""
         if not texts:
             return [], BatchStats()
-        scores, stats = self.score([self.encode(texts)])
+        scores, stats = self.score([self.encode(texts, pairs)])
         return scores[0], stats
 
     def _score_segments(self, segments: list[Segment], stats: BatchStats) -> list[list[float]]:
