@@ -147,12 +147,14 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
             with phase(results, "ceiling"):
                 results.ceiling = measure_ceiling(model_dirs, settings, variants, workloads, plan, cores, log)
         if "served" not in args.skip:
-            from .load import json_payloads
+            from .load import grouped_payloads, json_payloads
+            from .plan import MULTI_TEXTS, MULTI_WORKLOAD
             from .served import run_served
 
             payloads = {
                 name: json_payloads(w.texts, w.tokens, flops, w.pairs) for name, (w, flops) in workloads.items()
             }
+            payloads[MULTI_WORKLOAD] = grouped_payloads(payloads["short"], MULTI_TEXTS)
             with phase(results, "served"):
                 run_served(store, model_dir, engines_dir, shipped, payloads, plan, results, log,
                            names=args.variants, sweep_too="sweep" not in args.skip)  # fmt: skip

@@ -99,6 +99,20 @@ def json_payloads(
     ]
 
 
+def grouped_payloads(payloads: Sequence[Payload], size: int) -> list[Payload]:
+    """`{"data": [...]}` requests of `size` texts each, made of the `{"text"}` bodies of `payloads` in order."""
+    groups = [payloads[start : start + size] for start in range(0, len(payloads) - size + 1, size)]
+    return [
+        Payload(
+            json.dumps({"data": [json.loads(p.body)["text"] for p in group]}).encode(),
+            size,
+            sum(p.tokens for p in group),
+            sum(p.flops for p in group),
+        )
+        for group in groups
+    ]
+
+
 async def _run(
     url: str,
     payloads: Sequence[Payload],

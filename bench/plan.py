@@ -12,6 +12,9 @@ from tools.accuracy_gate import MAX_LOSS_POINTS as BOUND_POINTS  # one bound for
 ONE_WORKER_BATCH_SIZE = 16
 """batchSize of the one-worker variant (`1x2-fp32`, the layout shipped before one worker per core): with a
 single worker a batch may hold every request of the headline concurrency."""
+MULTI_TEXTS = 8
+MULTI_WORKLOAD = f"short x{MULTI_TEXTS}"
+"""Served only: `MULTI_TEXTS` headlines per request (`{"data": [...]}`), what a client batching its own texts sends."""
 MODEL_NAME = "bert"
 """The name every variant's archive is served under."""
 READY_TIMEOUT = 240
@@ -85,8 +88,8 @@ class Plan:
     first of these variants that is measured."""
     headline_concurrency: int = 16
     pair_on: tuple[str, ...] = ("auto",)
-    """Variants also measured on the `pair` workload (query + passage, one pair per request) at the headline
-    concurrency."""
+    """Variants also measured on the `pair` workload (query + passage, one pair per request) and on
+    `MULTI_WORKLOAD` at the headline concurrency."""
     restarted: tuple[str, ...] = ("auto",)
     """Variants whose server is started `starts` more times, to ready only, to see whether `engine: auto` chooses
     the same variant every time."""

@@ -14,7 +14,16 @@ from pathlib import Path
 from . import processes
 from .isa import variant_environment
 from .load import LoadResult, Payload, median, run_load
-from .plan import ENGINE_ARCHIVES, MODEL_NAME, READY_TIMEOUT, Plan, Variant, archive_configs, chosen_variants
+from .plan import (
+    ENGINE_ARCHIVES,
+    MODEL_NAME,
+    MULTI_WORKLOAD,
+    READY_TIMEOUT,
+    Plan,
+    Variant,
+    archive_configs,
+    chosen_variants,
+)
 from .processes import RequestCost
 from .records import (
     ArchiveRecord,
@@ -149,7 +158,7 @@ def serve_variant(
         workers = int(record.config.get("minWorkers") or 1)
         grids = [(variant.workloads or WORKLOADS, variant.concurrencies or plan.concurrencies, plan.repeats)]
         if variant.name in plan.pair_on:
-            grids.append(((PAIR_WORKLOAD,), (plan.headline_concurrency,), plan.repeats))
+            grids.append(((PAIR_WORKLOAD, MULTI_WORKLOAD), (plan.headline_concurrency,), plan.repeats))
         for grid in grids:
             for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
                 results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
