@@ -1,4 +1,4 @@
-# Every target wraps a plain command; the README shows the raw commands too.
+# Every target wraps a plain command; docs/ shows the raw commands too.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -13,19 +13,19 @@ TS_CONFIG     ?= config.properties
 MODEL_CONFIG  ?= model-config.yaml
 INFERENCE     ?= http://127.0.0.1:8080
 MANAGEMENT    ?= http://127.0.0.1:8081
-# Extra pip arguments for torch, e.g. a CPU-only or CUDA wheel index (README "Installing torch").
+# Extra pip arguments for torch, e.g. a CPU-only or CUDA wheel index (docs/installing.md).
 TORCH_PIP_ARGS ?=
 MAR           := $(MODEL_STORE)/$(MODEL_NAME).mar
 HANDLER_FILES := $(shell find handlers -name '*.py' 2>/dev/null)
 
-# AUTH=on starts TorchServe with token authorization (README "Security defaults"); LOG_FORMAT=json writes JSON logs.
+# AUTH=on starts TorchServe with token authorization (docs/security.md); LOG_FORMAT=json writes JSON logs.
 AUTH          ?= off
 LOG_FORMAT    ?= text
 SERVE_CONFIG  := $(if $(filter on,$(AUTH)),build/config.auth.properties,$(TS_CONFIG))
 LOG_CONFIG    := $(if $(filter json,$(LOG_FORMAT)),log4j2-json.xml,log4j2.xml)
 WORKERS       ?=
 MANAGE        := $(BIN)/python -m tools.manage --management $(MANAGEMENT) --inference $(INFERENCE)
-# Explanations (Settings.explanations, docs/deployment-security.md): own_pool runs them on their own workers, the
+# Explanations (Settings.explanations, docs/explanations.md): own_pool runs them on their own workers, the
 # same archive registered a second time under a name ending in _explain; shared runs them on the prediction
 # workers; off answers them 403. Off unless turned on: the shipped model-config.yaml leaves them off.
 EXPLANATIONS  ?= own_pool
@@ -33,6 +33,7 @@ EXPLAIN_MODEL := $(MODEL_NAME)_explain
 EXPLAIN_WORKERS ?= 1
 
 .PHONY: help run setup check-java model model-card archive serve stop predict explain test test-unit test-integration lint format \
+	architectures-doc \
 	clean models describe register unregister scale set-default wait-ready rollout
 
 help: ## list the targets
@@ -40,13 +41,13 @@ help: ## list the targets
 
 run: setup check-java $(MODEL_DIR)/model.safetensors $(MAR) serve predict ## set up, build the model if missing, archive, serve, classify real news
 
-setup: $(VENV)/.installed ## create .venv with pinned dependencies (torch first: README "Installing torch")
+setup: $(VENV)/.installed ## create .venv with pinned dependencies (torch first: docs/installing.md)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx,protocols]"
+	$(BIN)/pip install --quiet -e ".[train,dev,bench,deploy,onnx,protocols,docs]"
 	touch $@
 
 check-java: ## TorchServe's frontend needs Java 17 or newer
@@ -61,15 +62,15 @@ model: setup ## fine-tune the default BERT news classifier into artifacts/ (offl
 $(MODEL_DIR)/model.safetensors:
 	$(MAKE) model
 
-# ONNX=off packs torch only; GATE=accept|skip for a model without held-out data (README "Engines").
+# ONNX=off packs torch only; GATE=accept|skip for a model without held-out data (docs/engines.md).
 ONNX          ?= on
 GATE          ?= measure
 HELD_OUT      ?=
 
-model-card: ## docs/model-card.md: the trained model's card (make model) and the archive's accuracy gate (make archive)
+model-card: ## docs/reports/model-card.md: the trained model's card (make model) and the archive's accuracy gate (make archive)
 	$(BIN)/python -c "import sys, zipfile; card = open(sys.argv[1]).read(); gate = zipfile.ZipFile(sys.argv[2]).read('ENGINES.md').decode(); \
 	  open(sys.argv[3], 'w').write(card.rstrip() + '\n\n' + gate.replace('# Engines and the accuracy gate', '## Engines: the accuracy gate of \x60make archive\x60', 1))" \
-	  $(MODEL_DIR)/MODEL_CARD.md $(MAR) docs/model-card.md
+	  $(MODEL_DIR)/MODEL_CARD.md $(MAR) docs/reports/model-card.md
 
 archive: setup ## pack MODEL_DIR + handler (+ ONNX fp32/int8 and the accuracy gate) into model-store/MODEL_NAME.mar
 	$(BIN)/python -m tools.archive --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
@@ -134,18 +135,39 @@ explain: ## explain TEXT with the running server, words shaded by attribution: m
 test: setup check-java $(MODEL_DIR)/model.safetensors ## every test: unit, integration and the trained model (built first if missing)
 	$(BIN)/python -m pytest
 
+architectures-doc: setup check-java ## rewrite the table in docs/architectures.md from a run of the architecture matrix (~4 min)
+	ARCHITECTURES_DOC=write $(BIN)/python -m pytest tests/integration/test_architectures.py
+
 test-unit: setup ## unit tests only (seconds, no server)
 	$(BIN)/python -m pytest -m unit
 
 test-integration: setup check-java $(MODEL_DIR)/model.safetensors ## integration and model tests (real TorchServe on free ports)
 	$(BIN)/python -m pytest -m "integration or model"
 
-lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates
+lint: setup ## ruff lint + format check, hadolint on the Dockerfiles, yamllint on deploy/, cfn-lint on the templates, the docs site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if ls docker/*Dockerfile* >/dev/null 2>&1; then $(BIN)/hadolint docker/*Dockerfile*; fi
 	$(BIN)/yamllint --strict deploy
 	$(BIN)/cfn-lint deploy/sagemaker/*.yaml deploy/lambda/*.yaml
+	$(BIN)/python -m tools.docs_reference --check
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+# ---- documentation (mkdocs.yml; docs/) -----------------------------------------------------------------------
+DOCS_PORT ?= 8000
+# Material prints a notice about its successor on every build; the build output should show only our warnings.
+export NO_MKDOCS_2_WARNING := 1
+.PHONY: docs docs-serve docs-reference
+
+docs: setup ## build the documentation site into build/site/ (--strict: a broken link or anchor fails)
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+docs-serve: setup ## serve the documentation on http://127.0.0.1:DOCS_PORT, rebuilt on every change
+	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-reference: setup ## regenerate docs/reference/ (settings, error types) from the code
+	$(BIN)/python -m tools.docs_reference
+# ---- end documentation -----------------------------------------------------------------------------------------
 
 format: setup ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -154,7 +176,7 @@ format: setup ## apply ruff fixes and formatting
 clean: ## remove built archives and logs (keeps the model and the venv)
 	rm -rf $(MODEL_STORE)/*.mar logs build
 
-# ---- SageMaker (README "SageMaker and AWS Lambda") -------------------------------------------------------
+# ---- SageMaker (docs/sagemaker.md) -------------------------------------------------------
 SAGEMAKER_ARTIFACT ?= build/model.tar.gz
 SAGEMAKER_OPT_ML   ?= .run/opt-ml
 SAGEMAKER_PORT     ?= 8080
@@ -171,7 +193,7 @@ sagemaker-serve-local: setup check-java ## run the image's `serve` on 127.0.0.1:
 	  TOKENIZERS_PARALLELISM=false PYTHONPATH=$(CURDIR):$(CURDIR)/handlers $(BIN)/python -m sagemaker_serving.serve serve
 # ---- end SageMaker ----------------------------------------------------------------------------------------
 
-# ---- images with buildah, no Docker engine (README "Build and test the images here") ------------------------
+# ---- images with buildah, no Docker engine (docs/images.md) ------------------------
 IMAGE_TAG        ?= bert-classifier:cpu
 LAMBDA_IMAGE_TAG ?= bert-classifier-lambda:cpu
 # More options for tools/image.py, e.g. IMAGE_ARGS=--fresh-base to rebuild a stand-in base.
@@ -193,26 +215,26 @@ image-lambda-test: setup ## call the Lambda image's handler inside it with an AP
 	$(BIN)/python -m tools.image_check lambda --tag $(LAMBDA_IMAGE_TAG)
 # ---- end images -----------------------------------------------------------------------------------------------
 
-# --- bench: in-process ceiling vs the real TorchServe (bench/; docs/bench.md, bench.png, bench-results.json) ---
+# --- bench: in-process ceiling vs the real TorchServe (bench/; docs/reports/bench.md, bench.png, bench-results.json) ---
 .PHONY: bench bench-quick
-BENCH_OUT ?= docs
+BENCH_OUT ?= docs/reports
 
-bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/ (bench.md says how long it took)
+bench: setup check-java $(MODEL_DIR)/model.safetensors ## benchmark TorchServe against the in-process ceiling into docs/reports/ (bench.md says how long it took)
 	$(BIN)/python -m bench --out $(BENCH_OUT) --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
 bench-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run of the benchmark into build/bench-quick
 	$(BIN)/python -m bench --quick --out build/bench-quick --model-dir $(MODEL_DIR) --config $(MODEL_CONFIG)
 
-# Explanations through the real TorchServe: cost per text, prediction latency next to them (docs/explanations.md).
+# Explanations through the real TorchServe: cost per text, prediction latency next to them (docs/reports/explanations.md).
 .PHONY: bench-explanations bench-explanations-quick
-bench-explanations: setup check-java $(MAR) ## cost per explained text and prediction latency while explanations run, into docs/ (the report says how long it took)
+bench-explanations: setup check-java $(MAR) ## cost per explained text and prediction latency while explanations run, into docs/reports/ (the report says how long it took)
 	$(BIN)/python -m bench.explanations --out $(BENCH_OUT) --mar $(MAR) --model-dir $(MODEL_DIR)
 
 bench-explanations-quick: setup check-java $(MODEL_DIR)/model.safetensors ## short smoke run (torch-only archive) into build/explanations-quick
 	$(BIN)/python -m bench.explanations --quick --out build/explanations-quick --model-dir $(MODEL_DIR)
 # --- end bench --------------------------------------------------------------------------------------------------
 
-# --- scaling out: KServe bundle and manifests, SageMaker deployment (README "Scaling out") ------------------------
+# --- scaling out: KServe bundle and manifests, SageMaker deployment (docs/scaling-out.md) ------------------------
 KSERVE_BUNDLE ?= build/kserve
 KSERVE_VENV   := build/kserve-venv
 # off: the bundle answers explanations 403; own_pool also registers <model>_explain; shared (docs/deployment-security.md).
@@ -238,7 +260,7 @@ sagemaker-mme-artifact: setup ## one model's tarball for a multi-model endpoint:
 	$(BIN)/python -m tools.sagemaker_mme_artifact --model-dir $(MODEL_DIR) --model-name $(MODEL_NAME) \
 	  --config-file $(MODEL_CONFIG) --output build/mme/$(MODEL_NAME).tar.gz
 
-sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/bench.md
+sagemaker-templates: setup ## regenerate deploy/sagemaker/*.yaml (CloudFormation) from docs/reports/bench.md
 	$(BIN)/python -m tools.sagemaker_deploy.cloudformation --output deploy/sagemaker
 
 .PHONY: lambda-template
@@ -246,12 +268,12 @@ lambda-template: setup ## regenerate deploy/lambda/api.yaml (Lambda behind an HT
 	$(BIN)/python -m tools.lambda_api --output deploy/lambda
 # --- end scaling out ----------------------------------------------------------------------------------------------
 
-# --- reliability: hostile input, overload, faults, soak, log canary (reliability/, docs/reliability.md) -------------
+# --- reliability: hostile input, overload, faults, soak, log canary (reliability/, docs/reports/reliability.md) -------------
 .PHONY: reliability reliability-quick
-RELIABILITY_OUT ?= docs
+RELIABILITY_OUT ?= docs/reports
 SOAK_SECONDS    ?= 600
 
-reliability: setup check-java $(MODEL_DIR)/model.safetensors ## bad inputs next to good ones, 4x overload, worker kill, drain, soak, log canary; writes docs/reliability.md (~30 min)
+reliability: setup check-java $(MODEL_DIR)/model.safetensors ## bad inputs next to good ones, 4x overload, worker kill, drain, soak, log canary; writes docs/reports/reliability.md (~30 min)
 	$(BIN)/python -m reliability --out $(RELIABILITY_OUT) --model-dir $(MODEL_DIR) --soak-seconds $(SOAK_SECONDS)
 
 reliability-quick: setup check-java $(MODEL_DIR)/model.safetensors ## the fast subset (short load phases, no variants) into build/reliability-quick

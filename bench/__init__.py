@@ -1,5 +1,5 @@
 """`make bench`: the in-process ceiling, the real TorchServe under closed-loop load, matmul peaks and accuracy.
 
-How to run it: `python -m bench --help` (`bench/__main__.py`); README "Performance" says what it measures.
+How to run it: `python -m bench --help` (`bench/__main__.py`); docs/performance.md says what it measures.
 Every module but `__main__` is usable on its own and unit-tested in `tests/unit/test_bench_<module>.py`.
 """

@@ -1,4 +1,4 @@
-"""`python -m bench --out docs [--quick]`: the whole benchmark in one run, then bench.md, bench.png and the raw
+"""`python -m bench --out docs/reports [--quick]`: the whole benchmark in one run, then bench.md, bench.png and the raw
 results (bench-results.json) in `--out`.
 
 1. machine description and matmul peaks (fp32, bf16);
@@ -33,9 +33,11 @@ for _folder in (ROOT, ROOT / "handlers"):  # tools/, and the serving core that l
 
 from .plan import QUICK, Plan  # noqa: E402
 from .records import ModelInfo, Results, WorkloadSummary  # noqa: E402
+from .served import build_engines_once  # noqa: E402
 
 NEEDED = ("aiohttp", "matplotlib", "yaml", "psutil", "dacite")
 PHASES = ("accuracy", "ceiling", "served", "sweep")
+QUIET_WAIT_SECONDS = 120
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,11 +64,14 @@ def _importable(name: str) -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs", help="folder for bench.md, bench.png, bench-results.json")
+    parser.add_argument("--out", default="docs/reports", help="folder for bench.md, bench.png, bench-results.json")
     parser.add_argument("--model-dir", default=str(ROOT / "artifacts"), help="save_pretrained folder")
     parser.add_argument("--config", default=str(ROOT / "model-config.yaml"), help="the shipped model-config")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (numbers are rough)")
     parser.add_argument("--variants", type=lambda text: text.split(","), help="served variants to run (comma list)")
+    parser.add_argument(
+        "--allow-busy", action="store_true", help="run even if the machine is busy (the report then says so)"
+    )
     parser.add_argument(
         "--skip", type=lambda text: text.split(","), default=[], help=f"phases to skip: {', '.join(PHASES)}"
     )
@@ -117,6 +122,8 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
         machine=describe_machine(cores, bf16),
         model=ModelInfo(str(model_dir), settings, frontend, auto_dtype, params=param_count(model_dir)),
     )
+    if not args.allow_busy:
+        results.machine.busy_percent_before = wait_until_quiet(results.machine.busy_percent_before)
     with phase(results, "peaks"):
         results.peaks = measure_peaks(cores, plan.peak_seconds)
         log(f"matmul peaks: fp32 {results.peaks.fp32 / 1e9:.0f}, bf16 {results.peaks.bf16 / 1e9:.0f} GFLOP/s")
@@ -126,20 +133,59 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
     if "accuracy" not in args.skip:
         with phase(results, "accuracy"):
             results.accuracy = measure_accuracy(model_dir, settings, precisions, plan, cores)
-    if "ceiling" not in args.skip:
-        from .ceiling import measure_ceiling
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        store, model_dirs = Path(scratch) / "store", {"torch": model_dir}
+        store.mkdir()
+        if {"ceiling", "served"} - set(args.skip):
+            with phase(results, "engines"):
+                engines_dir, results.engines = build_engines_once(store, model_dir, shipped, plan)
+                model_dirs["onnxruntime"] = onnx_model_dir(model_dir, engines_dir, Path(scratch) / "onnx-model")
+        if "ceiling" not in args.skip:
+            from .ceiling import measure_ceiling
 
-        with phase(results, "ceiling"):
-            results.ceiling = measure_ceiling(model_dir, settings, precisions, workloads, plan, cores, log)
-    if "served" not in args.skip:
-        from .load import json_payloads
-        from .served import run_served
+            variants = [f"torch-{p}" for p in precisions] + ["onnxruntime-fp32", "onnxruntime-int8"]
+            with phase(results, "ceiling"):
+                results.ceiling = measure_ceiling(model_dirs, settings, variants, workloads, plan, cores, log)
+        if "served" not in args.skip:
+            from .load import grouped_payloads, json_payloads
+            from .plan import MULTI_TEXTS, MULTI_WORKLOAD
+            from .served import run_served
 
-        payloads = {name: json_payloads(w.texts, w.tokens, flops) for name, (w, flops) in workloads.items()}
-        with tempfile.TemporaryDirectory(prefix="bench-store-") as store, phase(results, "served"):
-            run_served(Path(store), model_dir, shipped, payloads, plan, results, log,
-                       names=args.variants, sweep_too="sweep" not in args.skip)  # fmt: skip
+            payloads = {
+                name: json_payloads(w.texts, w.tokens, flops, w.pairs) for name, (w, flops) in workloads.items()
+            }
+            payloads[MULTI_WORKLOAD] = grouped_payloads(payloads["short"], MULTI_TEXTS)
+            with phase(results, "served"):
+                run_served(store, model_dir, engines_dir, shipped, payloads, plan, results, log,
+                           names=args.variants, sweep_too="sweep" not in args.skip)  # fmt: skip
     return results
+
+
+def onnx_model_dir(model_dir: Path, engines_dir: Path, folder: Path) -> Path:
+    """The model folder as a worker of the ONNX archive sees it: model files and the ONNX export side by side."""
+    folder.mkdir()
+    for source in [*model_dir.iterdir(), *engines_dir.iterdir()]:
+        (folder / source.name).symlink_to(source.resolve())
+    return folder
+
+
+def wait_until_quiet(busy: float | None, seconds: float = QUIET_WAIT_SECONDS) -> float | None:
+    """The machine's busy share once it is at most `BUSY_BEFORE_PERCENT` (polled for up to `seconds`); a machine
+    still busy then ends the run: its figures would compare the bench with whatever else ran."""
+    import psutil
+
+    from .report.lookups import BUSY_BEFORE_PERCENT
+
+    deadline = time.monotonic() + seconds
+    while busy is not None and busy > BUSY_BEFORE_PERCENT:
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"error: the machine is {busy:.0f}% busy (more than {BUSY_BEFORE_PERCENT:.0f}%) before the bench: "
+                "stop what else runs, or pass --allow-busy (the report will mark the run as disturbed)"
+            )
+        log(f"machine {busy:.0f}% busy: waiting for it to be quiet")
+        busy = psutil.cpu_percent(interval=2.0)
+    return busy
 
 
 def build_workloads(model_dir: Path, settings: dict, plan: Plan, results: Results) -> dict:
@@ -149,14 +195,14 @@ def build_workloads(model_dir: Path, settings: dict, plan: Plan, results: Result
     from training.corpus import load_corpus
 
     from .peaks import EncoderShape, sequence_flops
-    from .workloads import WORKLOADS, build_workload, measure_tokens
+    from .workloads import PAIR_WORKLOAD, WORKLOADS, build_workload, measure_tokens
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     shape = EncoderShape.from_config(AutoConfig.from_pretrained(str(model_dir), local_files_only=True))
     results.model.matmul_params = shape.matmul_params
     articles = load_corpus()
     workloads = {}
-    for name in WORKLOADS:
+    for name in (*WORKLOADS, PAIR_WORKLOAD):
         workload = measure_tokens(build_workload(name, articles, plan.workload_size), tokenizer, settings["max_length"])
         flops = [sequence_flops(shape, tokens) for tokens in workload.tokens]
         workloads[name] = (workload, flops)

@@ -1,7 +1,9 @@
 """The in-process ceiling: the same model and handler settings called directly, no server in between.
 
 Each `Layout` is a pool of `processes` spawned processes with `threads` torch threads each (one two-threaded
-process, or one single-threaded process per core). Every process loads the model once. A run classifies a
+process, or one single-threaded process per core). Every process loads the model once, in one engine variant
+(torch fp32/bf16 in every layout; ONNX Runtime fp32/int8, from the archive's ONNX export, in the served layout
+of one single-threaded process per core). A run classifies a
 fixed sample of the workload completely, one `classify` call per batch, the batches handed out to whichever
 process is free (as a server's workers take batches), and counts texts over the wall time from the first
 batch handed out to the last answer. Work-bounded rather than time-bounded, so a run of long and short
@@ -19,12 +21,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .load import CpuMeter, median
+from .load import CpuMeter, _tree_cpu, median
 from .plan import Plan
 from .records import CeilingPoint
 from .workloads import Workload
 
 ORDERS = ("arrival", "sorted")
+Call = tuple[list[str], list[str]]
+"""One `classify` call: its texts and their second texts (empty but for a pair workload)."""
 _state: dict = {}
 
 
@@ -50,9 +54,10 @@ def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
     _state.update(classifier=classifier, barrier=barrier)
 
 
-def _classify(batch: Sequence[str]) -> int:
-    _state["classifier"].classify(batch)
-    return len(batch)
+def _classify(batch: Call) -> int:
+    texts, pairs = batch
+    _state["classifier"].classify(texts, pairs)
+    return len(texts)
 
 
 def _ready() -> bool:
@@ -64,9 +69,9 @@ def _ready() -> bool:
 class CeilingPool:
     """A pool of model-holding processes in one layout and precision."""
 
-    def __init__(self, model_dir: str, settings: dict, layout: Layout, precision: str) -> None:
-        self.layout, self.precision = layout, precision
-        settings = {**settings, "precision": precision, "torch_threads": layout.threads}
+    def __init__(self, model_dir: str, settings: dict, layout: Layout, engine: str, precision: str) -> None:
+        self.layout, self.engine, self.precision = layout, engine, precision
+        settings = {**settings, "engine": engine, "precision": precision, "torch_threads": layout.threads}
         context = multiprocessing.get_context("spawn")
         self.pool = ProcessPoolExecutor(
             layout.processes,
@@ -85,13 +90,15 @@ class CeilingPool:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def run_once(self, batches: list[list[str]], flops: list[float]) -> tuple[float, float, float]:
-        """(texts/s, FLOP/s, foreign cores) of classifying every batch once."""
-        meter = CpuMeter()
+    def run_once(
+        self, batches: list[tuple[list[str], list[str]]], flops: list[float]
+    ) -> tuple[float, float, float, float]:
+        """(texts/s, FLOP/s, foreign cores, CPU ms per text of the pool) of classifying every batch once."""
+        meter, cpu = CpuMeter(), _tree_cpu()
         started = time.perf_counter()
         texts = sum(self.pool.map(_classify, batches, timeout=900))
         wall = time.perf_counter() - started
-        return texts / wall, sum(flops) / wall, meter.foreign_cores()
+        return texts / wall, sum(flops) / wall, meter.foreign_cores(), (_tree_cpu() - cpu) * 1000 / texts
 
     def measure(
         self, workload: Workload, text_flops: Sequence[float], batch: int, order: str, sample: int, repeats: int
@@ -108,53 +115,69 @@ class CeilingPool:
             median([r[1] for r in runs]),
             repeats,
             median([r[2] for r in runs]),
+            self.engine,
+            median([r[3] for r in runs]),
         )
 
 
 def make_batches(
     workload: Workload, text_flops: Sequence[float], batch: int, order: str, sample: int | None = None
-) -> tuple[list[list[str]], list[float]]:
+) -> tuple[list[Call], list[float]]:
     """The first `sample` texts of the workload (all by default) cut into `batch`-text calls, in arrival
-    order or sorted by length (longest first, so the slowest calls do not trail at the end of a run)."""
+    order or sorted by length (longest first, so the slowest calls do not trail at the end of a run). Each call
+    is (texts, their second texts): the second list is empty but for a pair workload."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
     indices = list(range(min(sample or len(workload.texts), len(workload.texts))))
     if order == "sorted":
         indices.sort(key=lambda i: -(workload.tokens[i] if workload.tokens else len(workload.texts[i])))
     groups = [indices[start : start + batch] for start in range(0, len(indices), batch)]
-    batches = [[workload.texts[i] for i in group] for group in groups]
+    batches = [
+        ([workload.texts[i] for i in group], [workload.pairs[i] for i in group] if workload.pairs else [])
+        for group in groups
+    ]
     flops = [sum(text_flops[i] for i in group) if text_flops else 0.0 for group in groups]
     return batches, flops
 
 
 def measure_ceiling(
-    model_dir: Path,
+    model_dirs: dict[str, Path],
     settings: dict,
-    precisions: Sequence[str],
+    variants: Sequence[str],
     workloads: dict,
     plan: Plan,
     cores: int,
     log: Callable[[str], None],
 ) -> list[CeilingPoint]:
-    """Every point of `plan.ceiling_grid`, per precision and layout (one process with a thread per core; one
-    single-threaded process per core)."""
-    layouts = [Layout(1, cores)] + ([Layout(cores, 1)] if cores > 1 else [])
-    samples = dict(plan.ceiling_samples)
+    """Every point of `plan.ceiling_grid` per variant (`torch-fp32`, `onnxruntime-int8`, ...) and layout: torch in
+    both (one process with a thread per core; one single-threaded process per core), ONNX Runtime in the second.
+    `model_dirs` maps an engine to the folder it loads (the ONNX one holds the export next to the model)."""
+    served_layout = Layout(cores, 1) if cores > 1 else Layout(1, 1)
     points = []
-    for precision in precisions:
+    for name in variants:
+        engine, _, precision = name.rpartition("-")
+        layouts = [Layout(1, cores), served_layout] if engine == "torch" and cores > 1 else [served_layout]
         for layout in layouts:
-            with CeilingPool(str(model_dir), settings, layout, precision) as pool:
-                for name in dict.fromkeys(name for name, _, _ in plan.ceiling_grid):
-                    workload, flops = workloads[name]
-                    mine = [
-                        pool.measure(workload, flops, batch, order, samples.get(name), plan.ceiling_repeats)
-                        for grid_name, batch, order in plan.ceiling_grid
-                        if grid_name == name
-                    ]
-                    points += mine
-                    top = max(mine, key=lambda p: p.texts_per_second)
-                    log(
-                        f"ceiling {precision} {layout.name} {name}: best {top.texts_per_second:.0f} texts/s "
-                        f"(batch {top.batch}, {top.order}; other processes {top.foreign_cores:.2f} cores)"
-                    )
+            with CeilingPool(str(model_dirs[engine]), settings, layout, engine, precision) as pool:
+                points += _measure_pool(pool, workloads, plan, log)
+    return points
+
+
+def _measure_pool(pool: CeilingPool, workloads: dict, plan: Plan, log: Callable[[str], None]) -> list[CeilingPoint]:
+    """Every point of `plan.ceiling_grid` on one pool, logging the best per workload."""
+    samples, points = dict(plan.ceiling_samples), []
+    for name in dict.fromkeys(name for name, _, _ in plan.ceiling_grid):
+        workload, flops = workloads[name]
+        mine = [
+            pool.measure(workload, flops, batch, order, samples.get(name), plan.ceiling_repeats)
+            for grid_name, batch, order in plan.ceiling_grid
+            if grid_name == name
+        ]
+        points += mine
+        top = max(mine, key=lambda p: p.texts_per_second)
+        log(
+            f"ceiling {top.variant} {pool.layout.name} {name}: best {top.texts_per_second:.0f} texts/s (batch "
+            f"{top.batch}, {top.order}; {top.cpu_ms_per_text:.2f} ms CPU/text; other processes "
+            f"{top.foreign_cores:.2f} cores)"
+        )
     return points

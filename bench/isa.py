@@ -14,6 +14,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .plan import Variant
+    from .records import VariantRecord
 
 SOURCE = Path(__file__).with_name("cpuid_avx2.c")
 TORCH_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
@@ -40,3 +45,17 @@ def emulated_isa(env: dict[str, str]) -> str:
                             check=True)  # fmt: skip
     capability, bf16 = result.stdout.split()
     return f"{capability}{' +bf16' if bf16 == 'True' else ''}"
+
+
+def variant_environment(store: Path, variant: Variant, record: VariantRecord | None = None) -> dict[str, str]:
+    """The workers' environment for `variant`; under the AVX2 emulation, checked to take effect first (what torch
+    reports is kept in `record`)."""
+    if not variant.avx2:
+        return variant.env
+    env = variant.env | avx2_environment(store.parent / f"{store.name}-isa")
+    reported = emulated_isa(env)
+    if record is not None:
+        record.emulated_isa = reported
+    if reported != "AVX2":
+        raise RuntimeError(f"the AVX2 emulation did not take: torch reports {reported}")
+    return env

@@ -88,11 +88,28 @@ class Payload:
     flops: float = 0.0
 
 
-def json_payloads(texts: Sequence[str], tokens: Sequence[int] = (), flops: Sequence[float] = ()) -> list[Payload]:
-    """One `{"text": ...}` request per text."""
+def json_payloads(
+    texts: Sequence[str], tokens: Sequence[int] = (), flops: Sequence[float] = (), pairs: Sequence[str] = ()
+) -> list[Payload]:
+    """One `{"text": ...}` request per text (`{"text": ..., "text_pair": ...}` with `pairs`)."""
+    bodies = [{"text": text, "text_pair": pairs[i]} if pairs else {"text": text} for i, text in enumerate(texts)]
     return [
-        Payload(json.dumps({"text": text}).encode(), 1, tokens[i] if tokens else 0, flops[i] if flops else 0.0)
-        for i, text in enumerate(texts)
+        Payload(json.dumps(body).encode(), 1, tokens[i] if tokens else 0, flops[i] if flops else 0.0)
+        for i, body in enumerate(bodies)
+    ]
+
+
+def grouped_payloads(payloads: Sequence[Payload], size: int) -> list[Payload]:
+    """`{"data": [...]}` requests of `size` texts each, made of the `{"text"}` bodies of `payloads` in order."""
+    groups = [payloads[start : start + size] for start in range(0, len(payloads) - size + 1, size)]
+    return [
+        Payload(
+            json.dumps({"data": [json.loads(p.body)["text"] for p in group]}).encode(),
+            size,
+            sum(p.tokens for p in group),
+            sum(p.flops for p in group),
+        )
+        for group in groups
     ]
 
 

@@ -1,6 +1,6 @@
 """What a bench run measures and what it is judged against: the plan, the targets, the served variants.
 
-The full `Plan` and `QUICK` differ only in how much they measure; docs/bench.md records how long a run took.
+The full `Plan` and `QUICK` differ only in how much they measure; docs/reports/bench.md records how long a run took.
 """
 
 from __future__ import annotations
@@ -12,6 +12,12 @@ from tools.accuracy_gate import MAX_LOSS_POINTS as BOUND_POINTS  # one bound for
 ONE_WORKER_BATCH_SIZE = 16
 """batchSize of the one-worker variant (`1x2-fp32`, the layout shipped before one worker per core): with a
 single worker a batch may hold every request of the headline concurrency."""
+MULTI_TEXTS = 8
+MULTI_WORKLOAD = f"short x{MULTI_TEXTS}"
+"""Served only: `MULTI_TEXTS` headlines per request (`{"data": [...]}`), what a client batching its own texts sends."""
+MODEL_NAME = "bert"
+"""The name every variant's archive is served under."""
+READY_TIMEOUT = 240
 PRECISION_ENV = "BERT_CLASSIFIER_PRECISION"
 ENGINE_ENV = "BERT_CLASSIFIER_ENGINE"
 
@@ -29,6 +35,12 @@ class Targets:
     accuracy_points: float = BOUND_POINTS
     """bf16 held-out accuracy within this many points of fp32."""
     workloads: tuple[str, ...] = ("short", "mixed")
+    served_over_best_engine: tuple[tuple[str, float], ...] = (("short", 0.6), ("mixed", 0.9))
+    """`engine: auto` served texts/s over the fastest engine variant's in-process ceiling, per workload."""
+    outside_model_ms: float = 0.3
+    """`engine: auto`, short texts: server CPU per request (frontend + workers) beyond the model's own."""
+    auto_within_fastest: float = 0.9
+    """`engine: auto` served texts/s over the fastest served engine variant's, short texts."""
 
 
 @dataclass(frozen=True)
@@ -42,22 +54,27 @@ class Plan:
     drain_seconds: float = 6.0
     repeats: int = 3
     ceiling_grid: tuple[tuple[str, int, str], ...] = (
+        ("short", 8, "arrival"),
         ("short", 16, "sorted"),
         ("short", 64, "sorted"),
+        ("mixed", 8, "arrival"),
         ("mixed", 16, "arrival"),
         ("mixed", 16, "sorted"),
         ("mixed", 64, "sorted"),
         ("long", 16, "sorted"),
+        ("pair", 8, "arrival"),
     )
-    """(workload, texts per call, order) measured for every layout and precision. Length sorting only matters
-    where lengths differ a lot (mixed); 16 arriving texts per call is what a server sees at concurrency 16."""
-    ceiling_samples: tuple[tuple[str, int], ...] = (("short", 960), ("mixed", 384), ("long", 64))
+    """(workload, texts per call, order) measured for every layout and variant. Length sorting only matters
+    where lengths differ a lot (mixed); 8 arriving texts per call is what the shipped server's batches hold
+    (batchSize 8), the engine ceiling served speeds are compared with; 16 is the headline concurrency."""
+    ceiling_samples: tuple[tuple[str, int], ...] = (("short", 960), ("mixed", 384), ("long", 64), ("pair", 64))
     """Texts per ceiling run (the first ones of each workload), each run classifying all of them."""
     ceiling_repeats: int = 2
     accuracy_limit: int | None = None
     peak_seconds: float = 1.5
     variants: tuple[str, ...] = (
-        "fp32", "bf16", "auto", "fp32-avx2", "auto-avx2", "1x2-fp32", "padded-fp32", "ts-jvm-fp32", "ts-defaults"
+        "fp32", "bf16", "auto", "ort-int8", "netty-default", "fp32-avx2", "auto-avx2", "1x2-fp32", "padded-fp32",
+        "ts-jvm-fp32", "ts-defaults",
     )  # fmt: skip
     sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
@@ -70,6 +87,13 @@ class Plan:
     """`/predictions`, OIP REST and TorchServe gRPC are compared (short texts, the headline concurrency) on the
     first of these variants that is measured."""
     headline_concurrency: int = 16
+    pair_on: tuple[str, ...] = ("auto",)
+    """Variants also measured on the `pair` workload (query + passage, one pair per request) and on
+    `MULTI_WORKLOAD` at the headline concurrency."""
+    restarted: tuple[str, ...] = ("auto",)
+    """Variants whose server is started `starts` more times, to ready only, to see whether `engine: auto` chooses
+    the same variant every time."""
+    starts: int = 3
     targets: Targets = field(default_factory=Targets)
 
 
@@ -80,16 +104,17 @@ QUICK = Plan(
     load_max_requests=400,
     drain_seconds=3.0,
     repeats=1,
-    ceiling_grid=(("short", 16, "sorted"), ("mixed", 16, "sorted"), ("long", 16, "sorted")),
-    ceiling_samples=(("short", 320), ("mixed", 96), ("long", 32)),
+    ceiling_grid=(("short", 8, "arrival"), ("mixed", 8, "arrival"), ("long", 16, "sorted"), ("pair", 8, "arrival")),
+    ceiling_samples=(("short", 320), ("mixed", 96), ("long", 32), ("pair", 32)),
     ceiling_repeats=1,
     accuracy_limit=48,
     peak_seconds=0.5,
-    variants=("fp32", "bf16", "auto"),
+    variants=("fp32", "bf16", "auto", "ort-int8"),
     sweep=((4, 5),),
     sweep_workloads=("mixed",),
     sweep_concurrencies=(16,),
     sweep_repeats=1,
+    starts=2,
 )
 
 
@@ -111,6 +136,8 @@ class Variant:
     """Start TorchServe with its own JVM settings and log4j2.xml instead of the project's."""
     avx2: bool = False
     """Emulate an AVX2-only CPU in the workers (`bench/isa.py`)."""
+    frontend: dict | None = None
+    """config.properties keys to set differently from the shipped file."""
 
 
 def archive_configs(shipped: dict, cores: int) -> dict[str, dict]:
@@ -158,6 +185,9 @@ def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
                 "shipped", fp32 | {"BERT_CLASSIFIER_PACKING": "off"}, **partial),
         Variant("ts-jvm-fp32", "shipped config, fp32, with TorchServe's own JVM settings and log4j2.xml",
                 "shipped", fp32, torchserve_jvm=True, **partial),
+        Variant("netty-default", f"ONNX archive, int8, with TorchServe's default netty threads ({cores} each)",
+                "onnx", {ENGINE_ENV: "onnxruntime", PRECISION_ENV: "int8"},
+                frontend={"number_of_netty_threads": str(cores), "netty_client_threads": str(cores)}, **partial),
         # Oversubscribed, so slow: skip the long texts and the deepest queue to keep the run bounded.
         Variant("ts-defaults", f"TorchServe-like defaults: {cores} workers × {cores} torch threads, batchSize 1, "
                 "maxBatchDelay 100, TorchServe's JVM and logs, fp32", "ts-defaults", fp32, workloads=("short", "mixed"),

@@ -14,15 +14,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.load import CpuMeter, LoadResult, Payload, json_payloads, run_load
+from bench.workloads import build_workload
+from tools.archive import build_archive
+from tools.management_client import ManagementClient, wait_ready
+from tools.server import LocalTorchServe
+from training.corpus import load_corpus
 
 MODEL_NAME = "bert"
 PROTOCOLS = ("predictions", "oip-rest", "grpc")
+STANDALONE_TEXTS = 960
+"""Headlines the standalone run sends (the `short` workload, as `make bench` compares protocols on)."""
+
+
+def standalone_texts(size: int = STANDALONE_TEXTS) -> list[str]:
+    """The standalone run's texts: the seeded `short` workload drawn from the BBC corpus."""
+    return build_workload("short", load_corpus(), size).texts
 
 
 def oip_payloads(texts: Sequence[str]) -> list[Payload]:
@@ -117,12 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from bench.workloads import build_workload, load_articles
-    from tools.archive import build_archive
-    from tools.management_client import ManagementClient, wait_ready
-    from tools.server import LocalTorchServe
-
-    texts = build_workload("short", load_articles(), 960).texts
+    texts = standalone_texts()
     store = Path(tempfile.mkdtemp(prefix="bench-protocols-"))
     build_archive(model_dir=args.model_dir, model_name=MODEL_NAME, version="1.0", config_file=args.config,
                   export_path=store)  # fmt: skip
@@ -139,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
         server.cleanup()
+        shutil.rmtree(store, ignore_errors=True)  # the archive (tens of MB)
     reference = sum(r.texts_per_second for r in runs["predictions"]) / args.repeats
     for name, results in runs.items():
         rate = sum(r.texts_per_second for r in results) / len(results)

@@ -1,7 +1,7 @@
 """What one bench run measured, as typed records: the runner fills them, the report reads them.
 
 `Results` is written as `bench-results.json` next to the report and read back with `Results.load`, so a report
-can be rendered again from the raw results (`python -m bench.report docs/bench-results.json`).
+can be rendered again from the raw results (`python -m bench.report docs/reports/bench-results.json`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import dacite
 from training.precision_accuracy import AccuracyReport
 
 from .plan import Plan
+from .processes import RequestCost
 
 
 @dataclass
@@ -87,6 +88,14 @@ class CeilingPoint:
     runs: int
     foreign_cores: float = 0.0
     """Median cores other processes kept busy during the runs (a shared machine disturbs the numbers)."""
+    engine: str = "torch"
+    """`torch` or `onnxruntime`: with `precision`, the variant the pool ran (`bert_classifier.engines`)."""
+    cpu_ms_per_text: float | None = None
+    """CPU the pool's processes spent per text (median over the runs): the model's own cost, no server."""
+
+    @property
+    def variant(self) -> str:
+        return f"{self.engine}-{self.precision}"
 
 
 @dataclass
@@ -127,6 +136,8 @@ class Measured:
     foreign_cores: float
     """Cores used by processes outside the bench."""
     server: ServerStats = field(default_factory=ServerStats)
+    cost: RequestCost | None = None
+    """CPU per answered request by process (`bench.processes`), medians over the runs."""
 
 
 @dataclass
@@ -183,7 +194,20 @@ class VariantRecord:
     chosen_by: str | None = None
     """How `engine: auto` chose (the probe's figures), as the workers logged it."""
     cpu_isa: str | None = None
+    emulated_isa: str | None = None
+    """Under the AVX2 emulation: what torch reports in a process with the workers' environment (`bench.isa`)."""
     error: str | None = None
+
+
+@dataclass
+class StartRecord:
+    """One start of a server to ready, to see what `engine: auto` chose each time (`bench.served.run_starts`)."""
+
+    variant: str
+    seconds: float
+    served: str
+    """The engine and precision the workers logged, e.g. `onnxruntime-int8`."""
+    chosen_by: str
 
 
 @dataclass
@@ -235,6 +259,7 @@ class Results(JsonRecord):
     served: list[ServedPoint] = field(default_factory=list)
     sweep: list[SweepPoint] = field(default_factory=list)
     protocols: list[ProtocolPoint] = field(default_factory=list)
+    starts: list[StartRecord] = field(default_factory=list)
     duration_seconds: float = 0.0
 
     def to_json(self) -> str:

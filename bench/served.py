@@ -11,8 +11,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import processes
+from .isa import variant_environment
 from .load import LoadResult, Payload, median, run_load
-from .plan import ENGINE_ARCHIVES, Plan, Variant, archive_configs, chosen_variants
+from .plan import (
+    ENGINE_ARCHIVES,
+    MODEL_NAME,
+    MULTI_WORKLOAD,
+    READY_TIMEOUT,
+    Plan,
+    Variant,
+    archive_configs,
+    chosen_variants,
+)
+from .processes import RequestCost
 from .records import (
     ArchiveRecord,
     Measured,
@@ -24,11 +36,9 @@ from .records import (
     VariantRecord,
 )
 from .server_metrics import scrape, server_stats, worker_facts
-from .workloads import WORKLOADS
+from .starts import run_starts
+from .workloads import PAIR_WORKLOAD, WORKLOADS
 
-MODEL_NAME = "bert"
-"""The name every variant's archive is served under."""
-READY_TIMEOUT = 240
 ROTATION_STEP = 397
 """Each repetition starts this many payloads further into the workload."""
 
@@ -64,7 +74,8 @@ def build_archives(
 
 
 def build_engines_once(store: Path, model_dir: Path, shipped: dict, plan: Plan) -> tuple[Path, dict]:
-    """The ONNX export and the accuracy gate for the ONNX archive (a quick run accepts without measuring)."""
+    """The ONNX export and the accuracy gate, for the ONNX archive and the ONNX Runtime ceilings (a quick run
+    accepts without measuring)."""
     import yaml
 
     from tools.archive import build_engines
@@ -80,6 +91,7 @@ def build_engines_once(store: Path, model_dir: Path, shipped: dict, plan: Plan) 
 def run_served(
     store: Path,
     model_dir: Path,
+    engines_dir: Path,
     shipped: dict,
     payloads: dict[str, list[Payload]],
     plan: Plan,
@@ -89,17 +101,17 @@ def run_served(
     names: list[str] | None = None,
     sweep_too: bool = True,
 ) -> None:
-    """Serve every chosen variant in its own fresh server and record its points (and the sweep) in `results`."""
+    """Serve every chosen variant in its own fresh server and record its points (and the sweep) in `results`.
+    `engines_dir` holds the ONNX export and the gate's record (`build_engines_once`) for the ONNX archive."""
     cores, bf16 = results.machine.usable_cores, results.machine.native_bf16
     chosen = chosen_variants(plan, bf16, cores, names)
     sweep_on = next((name for name in plan.sweep_on if name in {v.name for v in chosen}), None)
     protocols_on = next((name for name in plan.protocols_on if name in {v.name for v in chosen}), None)
     configs = archive_configs(shipped, cores)
-    engines_dir = None
-    if any(v.archive in ENGINE_ARCHIVES for v in chosen):
-        engines_dir, results.engines = build_engines_once(store, model_dir, shipped, plan)
     keys = list(dict.fromkeys(v.archive for v in chosen))
     results.archives = build_archives(store, model_dir, configs, keys, engines_dir)
+    for variant in (v for v in chosen if v.name in plan.restarted):
+        results.starts += run_starts(store, variant, plan.starts, log)
     for variant in chosen:
         frontend = {key: value for key, value in configs[variant.archive].items() if key != "handler"}
         partial = len(variant.concurrencies or plan.concurrencies) == 1
@@ -128,14 +140,11 @@ def serve_variant(
     from tools.management_client import ManagementClient, wait_ready
     from tools.server import LocalTorchServe
 
-    env = variant.env
-    if variant.avx2:
-        from .isa import avx2_environment
-
-        env = env | avx2_environment(store.parent / f"{store.name}-isa")
+    env = variant_environment(store, variant, record)
     server = LocalTorchServe(model_store=store, env=env)
+    server.extra_config = dict(variant.frontend or {})
     if variant.torchserve_jvm:
-        server.extra_config, server.log_config = {"vmargs": ""}, None
+        server.extra_config, server.log_config = server.extra_config | {"vmargs": ""}, None
     started = time.perf_counter()
     server.start(f"{MODEL_NAME}={variant.archive}.mar")
     try:
@@ -147,10 +156,13 @@ def serve_variant(
         log(f"{variant.name}: ready in {record.start_to_ready_seconds:.1f} s "
             f"(dtype {record.dtype or '?'}, {record.torch_threads or '?'} threads/worker)")  # fmt: skip
         workers = int(record.config.get("minWorkers") or 1)
-        grid = (variant.workloads or WORKLOADS, variant.concurrencies or plan.concurrencies, plan.repeats)
-        for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
-            results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
-            log(f"{variant.name} {workload} c={concurrency}: {_describe(measured)}")
+        grids = [(variant.workloads or WORKLOADS, variant.concurrencies or plan.concurrencies, plan.repeats)]
+        if variant.name in plan.pair_on:
+            grids.append(((PAIR_WORKLOAD, MULTI_WORKLOAD), (plan.headline_concurrency,), plan.repeats))
+        for grid in grids:
+            for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
+                results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
+                log(f"{variant.name} {workload} c={concurrency}: {_describe(measured)}")
         if extras.protocols:
             results.protocols += protocol_points(server, variant.name, payloads["short"], plan, log)
         for batch_size, delay in extras.sweep:
@@ -222,7 +234,7 @@ def measure_grid(server, model: str, payloads: dict, plan: Plan, grid, workers: 
     the repetitions interleaved, each starting elsewhere in the workload."""
     workloads, concurrencies, repeats = grid
     warm_up(f"{server.inference_url}/predictions/{model}", payloads, plan)
-    runs: dict[tuple[str, int], list[tuple[LoadResult, ServerStats]]] = {}
+    runs: dict[tuple[str, int], list[tuple[LoadResult, ServerStats, RequestCost | None]]] = {}
     for repeat in range(repeats):
         for workload in workloads:
             for concurrency in concurrencies:
@@ -239,17 +251,19 @@ def warm_up(url: str, payloads: dict, plan: Plan) -> None:
 
 
 def measure(server, model: str, payloads: list, concurrency: int, plan: Plan, workers: int):
-    """One closed-loop run on `model`, with what the server's metrics counted during it."""
+    """One closed-loop run on `model`, with what the server's metrics counted and what each process spent."""
     url = f"{server.inference_url}/predictions/{model}"
     before = scrape(server.metrics_url, model)
+    cpu_before = processes.sample(server.process.pid)
     result = run_load(url, payloads, concurrency, max_requests=plan.load_max_requests, max_seconds=plan.load_seconds,
                       drain_seconds=plan.drain_seconds)  # fmt: skip
-    return result, server_stats(before, scrape(server.metrics_url, model), result.seconds, workers)
+    cost = processes.request_cost(cpu_before, processes.sample(server.process.pid), result.requests)
+    return result, server_stats(before, scrape(server.metrics_url, model), result.seconds, workers), cost
 
 
-def summarise(found: Sequence[tuple[LoadResult, ServerStats]]) -> Measured:
+def summarise(found: Sequence[tuple[LoadResult, ServerStats, RequestCost | None]]) -> Measured:
     """Medians over the repetitions of one point; counts and errors summed."""
-    loads = [load for load, _ in found]
+    loads = [load for load, _, _ in found]
     errors: Counter = Counter()
     for load in loads:
         errors.update(load.errors)
@@ -268,7 +282,20 @@ def summarise(found: Sequence[tuple[LoadResult, ServerStats]]) -> Measured:
         error_kinds=dict(errors),
         client_cpu=median([r.client_cpu_seconds / r.seconds if r.seconds else 0.0 for r in loads]),
         foreign_cores=median([r.foreign_cores for r in loads]),
-        server=median_stats([stats for _, stats in found]),
+        server=median_stats([stats for _, stats, _ in found]),
+        cost=median_cost([cost for _, _, cost in found if cost]),
+    )
+
+
+def median_cost(costs: Sequence[RequestCost]) -> RequestCost | None:
+    """Each process's median CPU per request over the runs (workers by position, as many as every run had)."""
+    if not costs:
+        return None
+    workers = min(len(cost.workers_ms) for cost in costs)
+    return RequestCost(
+        median([c.frontend_ms for c in costs]),
+        [median([c.workers_ms[i] for c in costs]) for i in range(workers)],
+        median([c.client_ms for c in costs]),
     )
 
 

@@ -73,6 +73,7 @@ def worker_facts(model_log: str) -> dict:
     facts = {"dtype": found[-1][0], "torch_threads": int(found[-1][1]), "workers_logged": len(found)}
     chosen = re.findall(r"engine=(\w+) dtype=\w+ .* chosen by (.*?\)|settings \(one candidate\)) cpu=(.*?) settings=",
                         model_log)  # fmt: skip
-    if chosen:
-        facts |= {"engine": chosen[-1][0], "chosen_by": chosen[-1][1], "cpu_isa": chosen[-1][2]}
+    if chosen:  # the probing worker's line says what the choice was made on; the others read its record
+        engine, how, isa = next((c for c in chosen if c[1].startswith("probe (")), chosen[-1])
+        facts |= {"engine": engine, "chosen_by": how, "cpu_isa": isa}
     return facts

@@ -2,7 +2,10 @@
 
 - `short`: headlines (the first line of an article);
 - `mixed`: mostly headlines, with a fixed share of whole articles interleaved in a seeded random order;
-- `long`: whole articles (the handler truncates them to `max_length` tokens).
+- `long`: whole articles (the handler truncates them to `max_length` tokens);
+- `pair`: text pairs, query + passage, as a cross-encoder reranks them: an article's headline paired with its body
+  (truncated `longest_first` to `max_length` tokens, so nearly all of the passage's share). Not in `WORKLOADS`
+  (the load and ceiling runs send single texts); `request_documents` gives its request bodies.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from training.corpus import Article, headline
 
 WORKLOADS = ("short", "mixed", "long")
+PAIR_WORKLOAD = "pair"
 MIXED_LONG_SHARE = 0.2
 """Share of whole articles in the `mixed` workload (by count); the rest are headlines."""
 STRATUM = 10
@@ -27,6 +31,8 @@ class Workload:
     is_long: list[bool]
     tokens: list[int] = field(default_factory=list)
     """Tokens per text as the model sees it (special tokens included, truncated): filled by `measure_tokens`."""
+    pairs: list[str] = field(default_factory=list)
+    """`pair`: each text's second text (the passage its query is scored against); empty for single texts."""
 
     @property
     def long_share(self) -> float:
@@ -44,12 +50,18 @@ def build_workload(
 
     `mixed` has `round(size * long_share)` whole articles, stratified (see `_stratified_flags`).
     """
-    if name not in WORKLOADS:
-        raise ValueError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
+    if name not in (*WORKLOADS, PAIR_WORKLOAD):
+        raise ValueError(f"unknown workload {name!r}; known: {', '.join((*WORKLOADS, PAIR_WORKLOAD))}")
     if not articles or size < 1:
         raise ValueError("need at least one article and a positive size")
     rng = random.Random(f"{name}:{seed}")  # noqa: S311 - a seeded workload, not crypto
     picked = _draw(rng, articles, size)
+    if name == PAIR_WORKLOAD:
+        queries = [headline(article.text) for article in picked]
+        passages = [
+            article.text.strip().removeprefix(query).strip() for article, query in zip(picked, queries, strict=True)
+        ]
+        return Workload(name, queries, [True] * size, pairs=passages)
     if name == "short":
         flags = [False] * size
     elif name == "long":
@@ -84,7 +96,19 @@ def _draw(rng: random.Random, articles: Sequence[Article], size: int) -> list[Ar
 
 
 def measure_tokens(workload: Workload, tokenizer, max_length: int) -> Workload:
-    """Fill `workload.tokens` with what the handler feeds the model: [CLS] text [SEP], truncated."""
+    """Fill `workload.tokens` with what the handler feeds the model: [CLS] text [SEP], truncated (a pair as the
+    tokenizer encodes it, truncated `longest_first`)."""
+    if workload.pairs:
+        encoded = tokenizer(workload.texts, workload.pairs, truncation="longest_first", max_length=max_length)
+        workload.tokens = [len(row) for row in encoded["input_ids"]]
+        return workload
     ids = tokenizer(workload.texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
     workload.tokens = [min(len(row), max_length - 2) + 2 for row in ids]
     return workload
+
+
+def request_documents(workload: Workload) -> list[dict]:
+    """One request body per text: `{"text"}`, or `{"text", "text_pair"}` for a pair workload."""
+    if not workload.pairs:
+        return [{"text": text} for text in workload.texts]
+    return [{"text": text, "text_pair": pair} for text, pair in zip(workload.texts, workload.pairs, strict=True)]

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 METRICS_INTERVAL = 1.0
 """Seconds between metric hand-overs to TorchServe under load (`MetricsBuffer`); Prometheus scrapes far less often."""
 
+PREDICTION_TIME = "[METRICS]PredictionTime."
+"""TorchServe's worker logs this gauge once per batch (a write to stdout that the frontend then parses). It
+duplicates `bert_model_milliseconds_total` and cost the worker about 5% of its CPU on short texts (py-spy,
+docs/performance.md), so the handler drops it; TorchServe's metrics and ours still reach /metrics."""
 RAW_BODIES = {"TS_DECODE_INPUT_REQUEST": "false"}
 """TorchServe's worker reads this variable for every request: with it, each body reaches us as the bytes the
 client sent. Without it the worker `json.loads` bodies sent as exactly `application/json` (turning `\\ud800` into a
@@ -38,6 +42,7 @@ class BertClassifierHandler(BaseHandler):
 
     def initialize(self, context) -> None:
         os.environ.update(RAW_BODIES)
+        logging.getLogger("ts.metrics.caching_metric").addFilter(_not_prediction_time)
         self.metrics = MetricsBuffer(METRICS_INTERVAL)
         self._metrics_lock = threading.Lock()
         self._metrics_timer: threading.Timer | None = None
@@ -86,6 +91,11 @@ class BertClassifierHandler(BaseHandler):
         with self._metrics_lock:
             self._metrics_timer = None
             _emit_metrics(store, self.metrics.release(time.monotonic()))
+
+
+def _not_prediction_time(record: logging.LogRecord) -> bool:
+    """A logging filter: False (drop) for TorchServe's per-batch `PredictionTime` line."""
+    return not record.getMessage().startswith(PREDICTION_TIME)
 
 
 def _model_identity(context) -> ModelIdentity:

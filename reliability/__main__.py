@@ -1,5 +1,5 @@
-"""`python -m reliability --out docs [--soak-seconds N] [--quick]`: the reliability suite of issue 11 against the
-real TorchServe, then docs/reliability.md and docs/reliability.json.
+"""`python -m reliability --out docs/reports [--soak-seconds N] [--quick]`: the reliability suite of issue 11
+against the real TorchServe, then docs/reports/reliability.md and docs/reports/reliability.json.
 
 1. the catalog of bad inputs, each sent with good neighbours in one batch (`reliability.neighbours`);
 2. overload at 4x the sustainable rate, per job-queue size (`reliability.overload`);
@@ -9,7 +9,7 @@ real TorchServe, then docs/reliability.md and docs/reliability.json.
 6. the privacy canary searched for in every log the run wrote (`reliability.canary`);
 7. the report (`reliability.report`). The exit status is 1 when any check failed, 0 when all held.
 
-`--render docs/reliability.json` writes the report again from saved results, without running anything.
+`--render docs/reports/reliability.json` writes the report again from saved results, without running anything.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from .phases import PHASES
 
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs", help="folder for reliability.md and .json (default: docs)")
+    parser.add_argument("--out", default="docs/reports", help="folder for reliability.md and .json")
     parser.add_argument("--model-dir", default=str(ROOT / "artifacts"), help="the trained save_pretrained folder")
     parser.add_argument("--soak-seconds", type=float, help="length of the soak (default 600; 30 with --quick)")
     parser.add_argument("--quick", action="store_true", help="the fast subset: short load phases, no variants")

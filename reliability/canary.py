@@ -1,7 +1,7 @@
 """The privacy canary: a marker put into the text of every request the suite sends, searched for in every log.
 
-Input text must never reach a log (README "Logs"). The canary is plain ASCII letters and digits, so it survives
-JSON and CSV quoting and URL encoding unchanged; a log that wrote a body's raw bytes in UTF-16/32 or as hex is
+Input text must never reach a log (docs/operating.md "Logs"). The canary is plain ASCII letters and digits, so it
+survives JSON and CSV quoting and URL encoding unchanged; a log that wrote a body's raw bytes in UTF-16/32 or as hex is
 searched for in those forms too.
 """
 

@@ -43,7 +43,7 @@ class Case:
     """Hold the case to the issue's bound on worker CPU (False for admissible heavy work, bounded by the caps)."""
     frontend_limit: bool = False
     """TorchServe's frontend answers this itself, before any handler, in a way no handler can change: a form post
-    it cannot decode gets its 500 whose message repeats the form (README "Reliability and limits"). The status is
+    it cannot decode gets its 500 whose message repeats the form (docs/reliability.md). The status is
     held to that 500 and the echo is reported, not counted as a problem; neighbours and workers are still checked."""
     copies: int = 1
     """How many copies of the request are sent together (the rest of the batch is good neighbours)."""

@@ -1,5 +1,5 @@
-"""The request contract's bad inputs (README "Errors"): the one list both `tests/integration/test_request_contract.py`
-and the reliability catalog use.
+"""The request contract's bad inputs (docs/request-contract.md "Errors"): the one list both
+`tests/integration/test_request_contract.py` and the reliability catalog use.
 
 Each is `(body, content type, status, error type, words the message must contain)`. Bodies that hold text hold
 the privacy canary.

@@ -43,6 +43,7 @@ def drain(model_dir: Path, plan: DrainPlan, log_dirs: list[Path]) -> DrainResult
         )
         sender.start()
         wait_for(lambda: serve.accepted() >= before + plan.in_flight, 60, "the frontend to accept every request")
+        signalled = time.perf_counter()
         code, seconds = serve.signal_and_wait(signal.SIGTERM, plan.exit_deadline_seconds)
         sender.join(150)
     finally:
@@ -54,9 +55,16 @@ def drain(model_dir: Path, plan: DrainPlan, log_dirs: list[Path]) -> DrainResult
         statuses=dict(statuses),
         exit_code=code,
         exit_seconds=seconds,
+        unanswered_at_signal=unanswered_at(replies, signalled, plan.in_flight),
     )
     result.problems = judge_drain(result)
     return result
+
+
+def unanswered_at(replies: list[Reply], moment: float, sent: int) -> int:
+    """Of `sent` requests, those whose exchange had not ended at `moment` (`perf_counter`); a request without a
+    reply (its thread hung) had not either."""
+    return sent - sum(reply.finished <= moment for reply in replies if reply.finished)
 
 
 def frontend_death(

@@ -48,6 +48,8 @@ class Reply:
     seconds: float = 0.0
     error: str | None = None
     """`timeout`, `reset`, `closed`, or an exception name when no status line arrived."""
+    finished: float = 0.0
+    """`time.perf_counter()` when the exchange ended (answer read, or given up)."""
 
     @property
     def content_type(self) -> str:
@@ -106,7 +108,8 @@ def send(base_url: str, request: RawRequest, timeout: float) -> Reply:
         reply.error = "reset"
     except (OSError, http.client.HTTPException) as error:
         reply.error = type(error).__name__
-    reply.seconds = time.perf_counter() - started
+    reply.finished = time.perf_counter()
+    reply.seconds = reply.finished - started
     return reply
 
 

@@ -1,11 +1,11 @@
-"""Render a `RunResult` as docs/reliability.md. `render_markdown` is pure (a record in, text out)."""
+"""Render a `RunResult` as docs/reports/reliability.md. `render_markdown` is pure (a record in, text out)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-from .report_format import duration, holds, seconds, table
+from .report_format import duration, holds, recorded, seconds, table
 from .report_sections import (
     canary_section,
     cases_section,
@@ -15,7 +15,8 @@ from .report_sections import (
     soak_section,
     statuses,
 )
-from .results import RunResult, to_json
+from .results import CaseResult, RunResult, to_json
+from .verdicts import NOT_SHARED, SHARED, neighbours_evidence
 
 
 def write_report(result: RunResult, out: Path) -> list[Path]:
@@ -43,7 +44,8 @@ def render_markdown(result: RunResult) -> str:
         f"Written by `{result.command}` (`make reliability`) on {result.started}, in {result.seconds / 60:.1f} min, "
         f"against the real TorchServe serving the trained model (archive: {result.archive or 'torch only'}) with "
         "this branch's model-config.yaml and config.properties. Raw results: [reliability.json](reliability.json); "
-        "re-render this page from them with `python -m reliability --render docs/reliability.json --out docs`.",
+        "re-render this page from them with "
+        "`python -m reliability --render docs/reports/reliability.json --out docs/reports`.",
         "",
         f"Machine: {_machine(result.machine)}. Times and CPU figures depend on this machine and on how busy it was "
         "(load averages above); statuses, counts and log contents do not.",
@@ -59,6 +61,17 @@ def render_markdown(result: RunResult) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _unharmed(cases: list[CaseResult]) -> str:
+    """Kinds whose neighbours shared the bad input's batch and were all unharmed; the others do not count, and
+    why (`verdicts.neighbours_evidence`)."""
+    evidence = Counter(neighbours_evidence(case) for case in cases)
+    shared = [case for case in cases if neighbours_evidence(case) == SHARED]
+    unharmed = [case for case in shared if not case.harmed]
+    others = ", ".join(f"{why} {count}" for why, count in sorted(evidence.items()) if why != SHARED)
+    return (f"{len(unharmed)} of {len(cases)} kinds ({sum(len(c.neighbours) for c in unharmed)} neighbours)"
+            + (f"; not counted: {others}" if others else ""))  # fmt: skip
+
+
 def _machine(machine: dict) -> str:
     return ", ".join(f"{key} {value}" for key, value in machine.items()) or "not recorded"
 
@@ -70,6 +83,7 @@ def _summary(result: RunResult) -> list[str]:
         sources = Counter(case.source for case in cases)
         wrong = [c for c in cases if any(not p.startswith(("cost", "a worker")) for p in c.problems)]
         harmed = [c for c in cases if c.harmed]
+        unproven = [c for c in cases if neighbours_evidence(c) == NOT_SHARED and not c.harmed]
         restarted = [c for c in cases if c.restarted]
         costly = max(cases, key=lambda c: c.cost_cpu_seconds if c.cost_bound else 0.0)
         shared = Counter(case.shared_batch for case in cases)
@@ -78,10 +92,9 @@ def _summary(result: RunResult) -> list[str]:
             ("bad inputs: kinds tried", f"{len(cases)} ({', '.join(f'{k} {v}' for k, v in sorted(sources.items()))})",
              ""),
             ("answered as the contract says", f"{len(cases) - len(wrong)} of {len(cases)} kinds", holds(wrong)),
-            ("TorchServe frontend limits (README)", f"{len(limited)} kinds: form posts it cannot decode get its own "
-             "500, which repeats the form", "known" if limited else ""),
-            ("neighbours harmed", f"{sum(len(c.harmed) for c in cases)} of {sum(len(c.neighbours) for c in cases)} "
-             f"in {len(harmed)} kinds", holds(harmed)),
+            ("TorchServe frontend limits (docs/reliability.md)", f"{len(limited)} kinds: form posts it cannot decode "
+             "get its own 500, which repeats the form", "known" if limited else ""),
+            ("neighbours unharmed, in the bad input's batch", _unharmed(cases), holds(harmed + unproven)),
             ("worker restarts from input", f"{len(restarted)} kinds", holds(restarted)),
             ("largest worker CPU of a bad input", f"{costly.cost_cpu_seconds:.2f} s ({costly.name})",
              holds([c for c in cases if any(p.startswith("cost") for p in c.problems)])),
@@ -102,7 +115,8 @@ def _summary(result: RunResult) -> list[str]:
         drain = result.drain
         lost = drain.in_flight - drain.statuses.get("200", 0)
         rows.append(("SIGTERM to `serve`: requests lost, exit", f"{lost} of {drain.in_flight}; exit {drain.exit_code} "
-                     f"after {seconds(drain.exit_seconds)}", holds(drain.problems)))  # fmt: skip
+                     f"after {seconds(drain.exit_seconds)}; unanswered at SIGTERM: "
+                     f"{recorded(drain.unanswered_at_signal)}", holds(drain.problems)))  # fmt: skip
     if result.frontend_death:
         death = result.frontend_death
         rows.append(("frontend killed: `serve` exit status", f"{death.exit_code} after {seconds(death.exit_seconds)}",
@@ -115,4 +129,4 @@ def _summary(result: RunResult) -> list[str]:
     if result.canary:
         rows.append(("log lines holding the canary", f"{len(result.canary.hits)} in {len(result.canary.files)} files",
                      holds(result.canary.problems)))  # fmt: skip
-    return ["## Summary", "", *table(("check (issue 11)", "measured", "holds"), rows)]
+    return ["## Summary", "", *table(("check", "measured", "holds"), rows)]

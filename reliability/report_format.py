@@ -29,6 +29,11 @@ def seconds(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f} s"
 
 
+def recorded(value: object | None) -> str:
+    """A figure older records lack (None) as `not recorded`."""
+    return "not recorded" if value is None else str(value)
+
+
 def duration(value: float) -> str:
     return f"{value / 60:.0f} min" if value >= 120 else f"{value:.0f} s"
 

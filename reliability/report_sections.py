@@ -7,9 +7,16 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .report_format import counts, duration, message, seconds, table
+from .report_format import counts, duration, message, recorded, seconds, table
 from .results import CaseResult, LoadSummary, RunResult
-from .verdicts import CPU_BOUND_SECONDS, QUEUE_SLACK, RSS_GROWTH_LIMIT
+from .verdicts import (
+    CPU_BOUND_SECONDS,
+    FAST_REJECTION_SECONDS,
+    QUEUE_SLACK,
+    RSS_GROWTH_LIMIT,
+    SHARED,
+    neighbours_evidence,
+)
 
 
 def statuses(run: LoadSummary) -> str:
@@ -22,16 +29,24 @@ def answer(case: CaseResult) -> str:
     return " ".join(f"{count}×{status}" if count > 1 else status for status, count in statuses.items()) + f" ({kinds})"
 
 
+def neighbours_ok(case: CaseResult) -> str:
+    """`ok/n` where the neighbours shared the bad input's batch; else the count and why it proves nothing."""
+    ok = f"{len(case.neighbours) - len(case.harmed)}/{len(case.neighbours)}"
+    evidence = neighbours_evidence(case)
+    return ok if evidence == SHARED else f"{ok} ({evidence})"
+
+
 def cases_section(result: RunResult) -> list[str]:
     if not result.cases:
         return []
     rows = [
         (
             f"`{case.name}`", case.source, case.what, f"{case.size:,}", "/".join(map(str, case.expected)),
-            answer(case), f"{len(case.neighbours) - len(case.harmed)}/{len(case.neighbours)}", case.shared_batch,
+            answer(case), neighbours_ok(case), case.shared_batch,
             f"{max(a.seconds for a in case.bad):.2f}", f"{case.cost_cpu_seconds:.2f}",
             "**yes**" if case.restarted else "no",
-            "; ".join(case.problems) or ("TorchServe frontend limit (README)" if case.frontend_limit else "holds"),
+            "; ".join(case.problems)
+            or ("TorchServe frontend limit (docs/reliability.md)" if case.frontend_limit else "holds"),
         )
         for case in result.cases
     ]  # fmt: skip
@@ -43,7 +58,8 @@ def cases_section(result: RunResult) -> list[str]:
         "`maxBatchDelay`. *batch* is the proof from the handler's own line per batch in model_log.log "
         "(`batch requests=N ...`): `yes` = one batch held every request; `refused` = TorchServe's frontend answered "
         "the bad request before batching (the neighbours still shared one); `failed-together` = the batch failed as "
-        "a whole (the handler logs nothing then). *neighbours ok* = 200 with the same answer as alone. *wall* = "
+        "a whole (the handler logs nothing then). *neighbours ok* = 200 with the same answer as alone; it counts as "
+        "evidence only where the batch is `yes` or `failed-together` (otherwise the reason follows). *wall* = "
         "seconds until the bad request's answer. *CPU* = worker CPU seconds of the case minus an all-good batch's "
         f"(bound: {CPU_BOUND_SECONDS:.0f} s for bad input).",
         "",
@@ -104,7 +120,8 @@ def overload_section(result: RunResult) -> list[str]:
         f"~300-token text per request). Then an open loop at 4x that rate; every request has a deadline (a request "
         f"past it counts as `timeout`, a hang): {over.client_deadline_seconds:.0f} s, or {QUEUE_SLACK}x the time the "
         "queue and the running batches take at the measured rate where that is longer (a slow or shared host). "
-        f"With the configured queue that was **{over.deadline_seconds:.1f} s**.",
+        f"With the configured queue that was **{over.deadline_seconds:.1f} s**. A 503 must be fast: 99% within "
+        f"{FAST_REJECTION_SECONDS:.0f} s.",
         "",
         *table(
             (
@@ -178,7 +195,8 @@ def faults_section(result: RunResult) -> list[str]:
     if result.drain:
         drain = result.drain
         lines += [
-            f"**SIGTERM to the SageMaker entrypoint** with {drain.in_flight} requests accepted by the frontend: "
+            f"**SIGTERM to the SageMaker entrypoint** with {drain.in_flight} requests accepted by the frontend, "
+            f"{recorded(drain.unanswered_at_signal)} of them still unanswered at the signal: "
             f"answers {counts(drain.statuses)}; exit status {drain.exit_code} after {seconds(drain.exit_seconds)}. "
             f"Problems: {'; '.join(drain.problems) or 'none'}.",
             "",

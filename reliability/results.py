@@ -1,4 +1,4 @@
-"""Typed result records of one reliability run, and their JSON form (docs/reliability.json).
+"""Typed result records of one reliability run, and their JSON form (docs/reports/reliability.json).
 
 Every record is a dataclass; `to_json` / `from_json` round-trip a `RunResult`, so the report can be rendered again
 from the JSON without running anything. A record's `problems` lists what broke the contract (empty: it held).
@@ -162,6 +162,8 @@ class DrainResult:
     exit_code: int | None
     exit_seconds: float | None
     problems: list[str] = field(default_factory=list)
+    unanswered_at_signal: int | None = None
+    """Requests not yet answered when SIGTERM was sent: only these test the drain (None: not recorded)."""
 
 
 @dataclass

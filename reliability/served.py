@@ -18,7 +18,7 @@ import yaml
 
 from tools.archive import build_archive, build_engines
 from tools.management_client import ManagementClient, wait_ready
-from tools.server import LocalTorchServe
+from tools.server import EVERY_BATCH_LOGGED, LocalTorchServe
 
 from .limits import MODEL_CONFIG, Limits
 
@@ -95,7 +95,8 @@ class Served:
     ) -> Served:
         """Start TorchServe and register the archive; `max_batch_delay_ms` overrides the archive's (the batch
         phase uses a long one, so requests sent together reliably share a batch)."""
-        server = LocalTorchServe(model_store=archives.store, env=env or {}, extra_config=extra_config or {})
+        env = EVERY_BATCH_LOGGED | (env or {})  # the batch lines prove which requests shared a batch
+        server = LocalTorchServe(model_store=archives.store, env=env, extra_config=extra_config or {})
         server.start()
         served = cls(server, limits, log_dirs=[server.workdir])
         try:

@@ -1,4 +1,4 @@
-"""Valid requests in every format the README's request contract lists, and how to read their answers.
+"""Valid requests in every format the request contract lists (docs/request-contract.md), and how to read their answers.
 
 They are the neighbours sent next to each bad input and the valid share of the soak. Every text carries the
 privacy canary.
@@ -27,7 +27,7 @@ TEXTS = (
 SCORE_TOLERANCE = 1e-2
 """A neighbour's answer is "the same" when its labels are equal and its scores within this. The same text's scores
 depend a little on the batch it was in: bf16 packed matmuls of another shape move the last bits, and ONNX Runtime's
-dynamic int8 quantizes each batch's activations with one scale for the whole batch (README "Engines"). Labels
+dynamic int8 quantizes each batch's activations with one scale for the whole batch (docs/engines.md). Labels
 must match exactly."""
 
 
@@ -65,7 +65,7 @@ def _ctype(value: str, *more: tuple[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def good_requests() -> tuple[Good, ...]:
-    """One valid request per format and shape of the request contract (README "The request contract")."""
+    """One valid request per format and shape of the request contract (docs/request-contract.md)."""
     t = [with_canary(text) for text in TEXTS]
     csv_rows = io.StringIO()
     csv.writer(csv_rows, lineterminator="\n").writerows([["id", "text"], [1, t[1]], [2, t[2] + ", with a comma"]])

@@ -27,9 +27,32 @@ RSS_GROWTH_LIMIT = 0.05
 STOP_DEADLINE_SECONDS = 30.0
 """SageMaker kills a container 30 s after SIGTERM."""
 UNHEALTHY_DEADLINE_SECONDS = 30.0
+FAST_REJECTION_SECONDS = 1.0
+"""A 503 for a full queue comes from TorchServe's frontend without waiting for a worker: 99% of them within this
+(the committed run's were all within 0.07 s); a slow 503 would hold the client as long as a queued request."""
 QUEUE_SLACK = 1.5
 """Under overload a request may wait for everything ahead of it (the queue and the running batches) at the measured
 rate, with this much slack, before it counts as a hang: on a slow or shared host the client deadline stretches."""
+
+
+SHARED = "shared"
+REFUSED = "refused before batching"
+NO_NEIGHBOURS = "no neighbours"
+NOT_SHARED = "batch not shared"
+BATCH_PROOFS = frozenset({"yes", "failed-together"})
+"""`CaseResult.shared_batch` values that prove the bad input was batched with its neighbours."""
+
+
+def neighbours_evidence(result: CaseResult) -> str:
+    """What a case's neighbours can show about harm from its bad input: `SHARED` (they were in its batch, so
+    their answers count, harmed or not), or why they cannot: `NO_NEIGHBOURS`, `REFUSED` (TorchServe's frontend
+    answered the bad input before batching) or `NOT_SHARED` (it reached the handler in another batch, or no
+    batch line proves where it went)."""
+    if not result.neighbours:
+        return NO_NEIGHBOURS
+    if result.shared_batch in BATCH_PROOFS:
+        return SHARED
+    return REFUSED if result.shared_batch == "refused" else NOT_SHARED
 
 
 def judge_case(case: Case, result: CaseResult) -> list[str]:
@@ -43,6 +66,8 @@ def judge_case(case: Case, result: CaseResult) -> list[str]:
     if harmed:
         what = ", ".join(sorted({str(n.status) if n.status != 200 else "other answer" for n in harmed}))
         problems.append(f"{len(harmed)} of {len(result.neighbours)} neighbours harmed ({what})")
+    elif neighbours_evidence(result) == NOT_SHARED:
+        problems.append(f"neighbours unharmed but not shown to share its batch (batch: {result.shared_batch})")
     if result.restarted:
         problems.append("a worker restarted")
     if case.cost_bound and result.cost_cpu_seconds > CPU_BOUND_SECONDS:
@@ -92,11 +117,20 @@ def judge_overload(result: OverloadResult) -> list[str]:
     for run in result.runs:
         if run.offered_rate:
             run.problems = judge_load(run, frozenset({"200", "503"}), run.deadline_seconds or result.deadline_seconds)
+            run.problems += judge_rejections(run)
     configured = next((run for run in result.runs if run.offered_rate), None)
     problems = list(configured.problems) if configured else ["no overload run"]
     if result.after_status != 200:
         problems.append(f"right after the overload a request got {result.after_status or 'no answer'}")
     return problems
+
+
+def judge_rejections(summary: LoadSummary) -> list[str]:
+    """The run's 503s were fast: their 99th percentile within `FAST_REJECTION_SECONDS`."""
+    p99 = summary.latency.get("503", {}).get("p99", 0.0)
+    if p99 <= FAST_REJECTION_SECONDS:
+        return []
+    return [f"{summary.label}: slow 503s (p99 {p99:.2f} s, bound {FAST_REJECTION_SECONDS:.0f} s)"]
 
 
 KILLED_BATCH_STATUSES = frozenset({"500", "503", "507"})
@@ -123,6 +157,9 @@ def judge_unloadable(result: UnloadableResult) -> list[str]:
 
 def judge_drain(result: DrainResult) -> list[str]:
     problems = []
+    if not result.unanswered_at_signal:
+        problems.append(f"no request was still unanswered at SIGTERM ({result.unanswered_at_signal} of "
+                        f"{result.in_flight}): nothing was drained")  # fmt: skip
     lost = result.in_flight - result.statuses.get("200", 0)
     if lost:
         problems.append(f"{lost} of {result.in_flight} accepted requests lost ({_counts(result.statuses)})")

@@ -1,8 +1,8 @@
 """AWS Lambda behind API Gateway (proxy integration, REST API v1 and HTTP API v2 events) over the core.
 
     POST /classify  (any path the API routes here)  ->  bert_classifier.InferenceService.handle
-    POST /explanations  (any path whose last segment is `explanations`)  ->  the same, explained (README
-                        "Explanations": allow for its cost in the function's timeout)
+    POST /explanations  (any path whose last segment is `explanations`)  ->  the same, explained
+                        (docs/explanations.md: allow for its cost in the function's timeout)
 
 The event gives the body (base64-encoded when `isBase64Encoded` is true) and the headers (any case; v2 sends
 them lower-case). The answer is `{"statusCode", "headers", "body", "isBase64Encoded": false}` with the core's

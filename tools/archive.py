@@ -2,8 +2,8 @@
 
     python -m tools.archive --model-dir artifacts --model-name bert_news_classification --version 1.0
 
-It runs (and prints) `archiver_command`, the one `torch-model-archiver` invocation the project uses; README
-"Archive and serve" shows it and what `--extra-files` does with the folders.
+It runs (and prints) `archiver_command`, the one `torch-model-archiver` invocation the project uses;
+docs/archive-and-serve.md shows it and what `--extra-files` does with the folders.
 
 With `--onnx` (the default of `make archive`) it first exports the model to ONNX (fp32 and int8,
 `tools.onnx_export`) and runs the accuracy gate (`tools.accuracy_gate`) into a build folder, which is packed as

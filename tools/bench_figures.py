@@ -1,4 +1,4 @@
-"""The figures deployments are sized from, read from the committed `make bench` report (docs/bench.md).
+"""The figures deployments are sized from, read from the committed `make bench` report (docs/reports/bench.md).
 
 `make bench` writes its results as markdown tables; nothing else keeps them. This module reads the served table
 (one row per variant × workload × concurrency) and the machine table, by column name, and fails naming the
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_REPORT = ROOT / "docs" / "bench.md"
+BENCH_REPORT = ROOT / "docs" / "reports" / "bench.md"
 SERVED_HEADER = ("variant", "workload", "concurrency", "requests/s")
 # fp32 runs on every CPU (bf16 needs AVX512-BF16 or AMX), and `mixed` (80% headlines, 20% whole articles) is
 # the realistic workload: the conservative reference for sizing.
@@ -31,7 +31,7 @@ MEMORY_HEADROOM = 1.5
 
 
 class BenchReportError(ValueError):
-    """docs/bench.md does not hold what sizing needs; the message says what is missing."""
+    """docs/reports/bench.md does not hold what sizing needs; the message says what is missing."""
 
 
 @dataclass(frozen=True)

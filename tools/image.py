@@ -142,7 +142,7 @@ def ensure_tools(names: Sequence[str]) -> None:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise ImageError(
             f"{', '.join(missing)} missing. Install with `sudo apt-get install {' '.join(packages)}` (Debian/Ubuntu), "
-            "or build with Docker: see the README section 'SageMaker and AWS Lambda'. buildah needs root here."
+            "or build with Docker: see docs/sagemaker.md. buildah needs root here."
         )
     print(f"image: installing {' '.join(packages)} with apt-get", flush=True)
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

@@ -7,8 +7,9 @@ sagemaker: the image's own ENTRYPOINT + CMD (`serve`) runs in a buildah working 
 the host's network, free loopback ports, the image's user), with `--model-dir` packed into model.tar.gz and
 extracted as SageMaker does, mounted read-only as /opt/ml/model. From the host it checks what SageMaker relies
 on: /ping 200 within the start-up budget, /invocations in JSON, JSON lines and CSV (one line out per line in),
-Accept, 4xx for bad bodies, then SIGTERM with requests in flight: each must be answered and the container must
-exit 0 within 30 s, leaving no process behind.
+Accept, 4xx for bad bodies (`tools.endpoint_checks`), every /ping answered within 2 s while requests keep the
+workers busy, then SIGTERM with requests in flight: each must be answered and the container must exit 0 within
+30 s, leaving no process behind. The image's size is reported, not checked.
 
 lambda: the Lambda runtime interface emulator cannot be fetched here, so the check imports the image's CMD
 handler inside the image and calls it with an API Gateway event, as the runtime client would.
@@ -26,14 +27,24 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 import requests
 
 from tools.buildah import Buildah
+from tools.endpoint_checks import (
+    BUSY_BODY,
+    IN_FLIGHT,
+    PING_REPLY_S,
+    TEXTS,
+    Check,
+    busy_ping_check,
+    classifies,
+    invocation_checks,
+    report,
+)
 from tools.image_container import RunningImage
 from tools.sagemaker_artifact import build_artifact
 from tools.server import free_port, free_port_range, wait_for
@@ -41,65 +52,8 @@ from tools.server import free_port, free_port_range, wait_for
 # The start-up budget we hold the image to; on SageMaker the endpoint's ContainerStartupHealthCheckTimeoutInSeconds
 # (60 to 3600 s) sets the real one.
 START_BUDGET_S = 480
-PING_REPLY_S = 2  # SageMaker wants each /ping answered within 2 s
 STOP_DEADLINE_S = 30  # SageMaker (and `docker stop`) send SIGKILL 30 s after SIGTERM
-IN_FLIGHT = 8
 LAMBDA_USER = "65534:65534"  # nobody:nogroup
-TEXTS = [
-    "Shares in the bank rose 5% after profits beat forecasts.",
-    "The striker scored twice as the champions won 3-1.",
-    "A new smartphone chip promises longer battery life.",
-]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-def post(url: str, body: str | bytes, content_type: str, accept: str | None = None) -> requests.Response:
-    headers = {"Content-Type": content_type} | ({"Accept": accept} if accept else {})
-    return requests.post(f"{url}/invocations", data=body, headers=headers, timeout=120)
-
-
-def expect(name: str, response: requests.Response, status: int, content_type: str | None, lines: int | None) -> Check:
-    """A check of one answer: its status, its Content-Type and how many result lines (or JSON items) it has."""
-    got_type = response.headers.get("Content-Type", "").split(";")[0]
-    if content_type == "application/json" and response.status_code == 200:
-        count = len(response.json())
-    else:
-        count = len(response.text.splitlines())
-    ok = response.status_code == status and (content_type is None or got_type == content_type)
-    ok = ok and (lines is None or count == lines)
-    if response.status_code >= 400 and got_type == "application/json":
-        return Check(name, ok, f"{response.status_code} {got_type}, error type {response.json().get('type')}")
-    if response.status_code == 200 and got_type == "application/json":
-        labels = ", ".join(result.get("label", "?") for result in response.json())
-        return Check(name, ok, f"200 {got_type}, {count} result(s): {labels}")
-    return Check(name, ok, f"{response.status_code} {got_type or '-'}, {count} result(s)")
-
-
-def invocation_checks(url: str) -> list[Check]:
-    jsonl = "".join(json.dumps({"text": text}) + "\n" for text in TEXTS)
-    csv_body = "\n".join(TEXTS) + "\n"
-    n = len(TEXTS)
-    cases: list[tuple[str, Callable[[], requests.Response], int, str | None, int | None]] = [
-        ("JSON in, JSON out", lambda: post(url, json.dumps({"data": TEXTS}), "application/json"), 200,
-         "application/json", n),
-        ("JSON lines: one line out per line in", lambda: post(url, jsonl, "application/jsonlines"), 200,
-         "application/jsonlines", n),
-        ("CSV: one line out per line in", lambda: post(url, csv_body, "text/csv"), 200, "text/csv", n),
-        ("Accept: text/csv for a JSON body", lambda: post(url, json.dumps({"data": TEXTS}), "application/json",
-         "text/csv"), 200, "text/csv", n),
-        ("Accept: application/jsonlines for CSV", lambda: post(url, csv_body, "text/csv", "application/jsonlines"),
-         200, "application/jsonlines", n),
-        ("Accept it cannot produce -> 406", lambda: post(url, csv_body, "text/csv", "image/png"), 406, None, None),
-        ("malformed JSON -> 400", lambda: post(url, b'{"data": [', "application/json"), 400, None, None),
-        ("unsupported Content-Type -> 415", lambda: post(url, b"\x89PNG", "image/png"), 415, None, None),
-    ]  # fmt: skip
-    return [expect(name, send(), status, answer_type, lines) for name, send, status, answer_type, lines in cases]
 
 
 def wait_until_healthy(container: RunningImage, url: str) -> Check:
@@ -117,22 +71,15 @@ def wait_until_healthy(container: RunningImage, url: str) -> Check:
 
     wait_for(healthy, START_BUDGET_S, "/ping to answer 200", interval=0.5)
     ping_s = time.monotonic() - started
-    wait_for(lambda: _classifies(url), START_BUDGET_S, "a first classification", interval=0.5)
+    wait_for(lambda: classifies(url), START_BUDGET_S, "a first classification", interval=0.5)
     ready_s = time.monotonic() - started
     detail = f"/ping 200 after {ping_s:.1f} s, first classification after {ready_s:.1f} s (budget {START_BUDGET_S} s)"
     return Check("start-up", ready_s <= START_BUDGET_S, detail)
 
 
-def _classifies(url: str) -> bool:
-    try:
-        return post(url, json.dumps({"text": "warm up"}), "application/json").status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def drain_check(container: RunningImage, port: int) -> Check:
     """IN_FLIGHT requests fully sent, then SIGTERM to the container's init (tini), as `docker stop` sends it."""
-    body = json.dumps({"data": TEXTS * 8}).encode()  # 24 texts each: 8 requests keep 2 cores busy for seconds
+    body = BUSY_BODY.encode()
     answers: list[str] = [""] * IN_FLIGHT
     sent = threading.Barrier(IN_FLIGHT + 1)
 
@@ -196,7 +143,7 @@ def check_sagemaker(buildah: Buildah, tag: str, model_dir: Path) -> list[Check]:
     }
     url = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="image-check-"))
-    checks = [Check("image size", True, buildah.image_size(tag))]
+    checks = [Check("image size", None, buildah.image_size(tag))]
     try:
         with RunningImage(buildah, tag, workdir) as container:
             checks += user_checks(container)
@@ -209,6 +156,7 @@ def check_sagemaker(buildah: Buildah, tag: str, model_dir: Path) -> list[Check]:
                 )
             )
             checks += invocation_checks(url)
+            checks.append(busy_ping_check(url))
             checks.append(drain_check(container, port))
     finally:  # keep the container's log, not the model copy
         shutil.rmtree(workdir / "model", ignore_errors=True)
@@ -231,7 +179,7 @@ print(json.dumps({"statusCode": answer["statusCode"], "results": len(json.loads(
 
 
 def check_lambda(buildah: Buildah, tag: str) -> list[Check]:
-    checks = [Check("image size", True, buildah.image_size(tag))]
+    checks = [Check("image size", None, buildah.image_size(tag))]
     with (
         tempfile.TemporaryDirectory(prefix="image-check-") as workdir,
         RunningImage(buildah, tag, Path(workdir)) as container,
@@ -245,15 +193,6 @@ def check_lambda(buildah: Buildah, tag: str) -> list[Check]:
     detail = last if ok else f"exit {result.returncode}: {(result.stdout + result.stderr)[-2000:]}"
     checks.append(Check(f"{handler} imported and called with an API Gateway event", ok, detail))
     return checks
-
-
-def report(checks: Sequence[Check]) -> int:
-    width = max(len(check.name) for check in checks)
-    for check in checks:
-        print(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name:<{width}}  {check.detail}")
-    failed = sum(not check.ok for check in checks)
-    print(f"image-check: {len(checks) - failed} passed, {failed} failed")
-    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidArtifacts as error:
         print(f"error: cannot package {args.model_dir}: {error}", file=sys.stderr)
         return 2
-    print(f"next: aws s3 cp {output} s3://YOUR_BUCKET/bert-classifier/model.tar.gz  (README: SageMaker and AWS Lambda)")
+    print(f"next: aws s3 cp {output} s3://YOUR_BUCKET/bert-classifier/model.tar.gz  (docs/sagemaker.md)")
     return 0
 
 

@@ -24,6 +24,9 @@ from torchserve_launcher.properties import override_properties
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
+EVERY_BATCH_LOGGED = {"BERT_CLASSIFIER_BATCH_LOG": "all"}
+"""Workers' environment for tests and `make reliability`: the handler's line for every batch (`batch_log`), their
+proof of which requests shared a batch."""
 PORT_KEYS = ("grpc_inference_port", "grpc_management_port")
 
 

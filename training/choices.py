@@ -1,9 +1,10 @@
-"""`python -m training.choices`: the measurements behind the default training settings (docs/training-choices.md).
+"""`python -m training.choices`: the measurements behind the default training settings
+(docs/reports/training-choices.md).
 
     python -m training.choices accuracy             # one full run per candidate: held-out accuracy
     python -m training.choices cost                 # single-thread cost of each candidate on this CPU
     ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2 python -m training.choices cost
-    python -m training.choices render               # docs/training-choices.md from what was measured
+    python -m training.choices render               # docs/reports/training-choices.md from what was measured
 
 Accuracy: the candidate trained on the real split (seed, corpus and loop of `training.train`), then the held-out
 articles classified at the training length and through the serving core in fp32 with the shipped settings.
@@ -26,8 +27,8 @@ import torch
 from .loop import DEFAULTS, Hyperparameters, autocast, fine_tune, lower_states, seed_everything, upper_forward
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "docs" / "training-choices.json"
-REPORT = ROOT / "docs" / "training-choices.md"
+RESULTS = ROOT / "docs" / "reports" / "training-choices.json"
+REPORT = ROOT / "docs" / "reports" / "training-choices.md"
 CHOSEN = DEFAULTS
 BASE = replace(CHOSEN, epochs=2, max_length=128, lr=1e-4, frozen_layers=0)
 """The settings before issue 13: every layer, two epochs of 128 tokens."""
@@ -120,7 +121,7 @@ def measure_accuracy(params: Hyperparameters, split) -> dict:
 
 
 def render(results: dict) -> str:
-    """docs/training-choices.md from the saved measurements."""
+    """docs/reports/training-choices.md from the saved measurements."""
     isas = sorted({isa for entry in results.values() for isa in entry.get("cost", {})})
     header = ["candidate", "held-out (training length)", "held-out served (fp32, 256 tokens)"]
     header += [f"CPU-s, 1 thread, {isa}" for isa in isas]

@@ -45,12 +45,13 @@ class Hyperparameters:
 
 DEFAULTS = Hyperparameters(epochs=1, max_length=64, batch_size=16, lr=3e-4, warmup_ratio=0.1, weight_decay=0.01,
                            seed=42, precision="fp32", frozen_layers=4)  # fmt: skip
-"""The default model's settings (`make model`); why these: docs/training-choices.md (`python -m training.choices`)."""
+"""The default model's settings (`make model`); why these: docs/reports/training-choices.md
+(`python -m training.choices`)."""
 
 
 def resolve_precision(requested: str) -> str:
     """`bf16` or `fp32`. `auto` picks bf16 only with native CPU bf16 support (the default is fp32: bf16
-    autocast made the default's small steps slower even there, docs/training-choices.md)."""
+    autocast made the default's small steps slower even there, docs/reports/training-choices.md)."""
     if requested != "auto":
         return requested
     from bert_classifier.device import cpu_supports_bf16

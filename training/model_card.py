@@ -61,7 +61,7 @@ def _hyperparameters(hyperparameters: dict) -> str:
     )
     why += (
         "The defaults were chosen by measuring accuracy and training time of candidate settings on CPUs with and "
-        "without AVX-512: see docs/training-choices.md in the repository.\n"
+        "without AVX-512: see docs/reports/training-choices.md in the repository.\n"
     )
     return "\n".join(["## Hyperparameters\n", *lines, "", why])
 
@@ -106,10 +106,14 @@ def _serving(serving: dict | None) -> str:
         lines.append(
             f"bf16 − fp32: {serving['delta_points']:+.2f} points ({'within' if within else 'outside'} the "
             f"±{BOUND_POINTS} bound); the same top label for {serving['agreement']:.2%} of the articles; largest "
-            f"score difference {serving['max_score_difference']:.4f}. `precision: auto` serves bf16 on this CPU.\n"
+            f"score difference {serving['max_score_difference']:.4f}. On this CPU `precision: auto` makes torch bf16 a "
+            "candidate of the start-up probe, next to fp32, which serves the fastest (docs/engines.md).\n"
         )
     else:
-        lines.append("This CPU has no native bf16, so `precision: auto` serves fp32 and bf16 was not measured.\n")
+        lines.append(
+            "This CPU has no native bf16, so the torch engine serves fp32 under `precision: auto` and bf16 was not "
+            "measured.\n"
+        )
     return "\n".join(lines)
 
 

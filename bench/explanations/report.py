@@ -1,5 +1,5 @@
-"""docs/explanations.md from one run's `ExplainResults` (pure: results in, text out), and writing it with the raw
-results next to it."""
+"""docs/reports/explanations.md from one run's `ExplainResults` (pure: results in, text out), and writing it with the
+raw results next to it."""
 
 from __future__ import annotations
 

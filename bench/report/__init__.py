@@ -1,6 +1,6 @@
 """The report of one bench run: bench.md (`markdown`), bench.png (`plot`), from `Results` (`bench.records`).
 
-python -m bench.report docs/bench-results.json     # render docs/bench.md and docs/bench.png again
+python -m bench.report docs/reports/bench-results.json     # render bench.md and bench.png there again
 """
 
 from __future__ import annotations

@@ -6,13 +6,47 @@ from ..records import CeilingPoint, Results, ServedPoint, VariantRecord
 
 DISTURBED = 0.25
 """Cores used by other processes above which a measurement is flagged as disturbed."""
+BUSY_BEFORE_PERCENT = 15.0
+"""CPU busy in the second before a run above which the bench refuses to start (`--allow-busy` runs anyway, and
+the report says the run was disturbed)."""
 
 
 def ceiling_best(results: Results, workload: str, precision: str, max_batch: int | None = None) -> CeilingPoint | None:
-    """The fastest in-process variant, optionally among those with at most `max_batch` texts per call."""
+    """The fastest in-process torch point of `precision`, optionally among those with at most `max_batch` texts
+    per call."""
     points = [p for p in results.ceiling if p.workload == workload and p.precision == precision
-              and (max_batch is None or p.batch <= max_batch)]  # fmt: skip
+              and p.engine == "torch" and (max_batch is None or p.batch <= max_batch)]  # fmt: skip
     return max(points, key=lambda p: p.texts_per_second, default=None)
+
+
+def engine_ceiling(results: Results, variant: str, workload: str) -> CeilingPoint | None:
+    """The in-process ceiling of one engine variant (`onnxruntime-int8`) as the shipped server runs it: one
+    single-threaded process per core, batches of the shipped batchSize in arrival order; its best point where that
+    one was not measured."""
+    points = [p for p in results.ceiling if p.variant == variant and p.workload == workload]
+    batch = results.model.shipped_config.get("batchSize")
+    served_like = [p for p in points if p.order == "arrival" and p.batch == batch and p.layout.endswith("x1")]
+    return max(served_like or points, key=lambda p: p.texts_per_second, default=None)
+
+
+def best_engine_ceiling(results: Results, workload: str) -> CeilingPoint | None:
+    """The fastest engine variant's `engine_ceiling`."""
+    variants = dict.fromkeys(p.variant for p in results.ceiling)
+    ceilings = [engine_ceiling(results, variant, workload) for variant in variants]
+    return max((c for c in ceilings if c), key=lambda p: p.texts_per_second, default=None)
+
+
+def served_as(results: Results, variant: str) -> str:
+    """The engine variant a served variant ran (`torch-fp32`, `onnxruntime-int8`), as its workers logged it."""
+    record = variant_record(results, variant)
+    return f"{(record and record.engine) or 'torch'}-{variant_precision(results, variant)}"
+
+
+def served_over(results: Results, variant: str, workload: str, concurrency: int, ceiling: CeilingPoint | None):
+    point = served_point(results, variant, workload, concurrency)
+    if not point or not ceiling or not ceiling.texts_per_second:
+        return None
+    return point.measured.texts_per_second / ceiling.texts_per_second
 
 
 def served_point(results: Results, variant: str, workload: str, concurrency: int) -> ServedPoint | None:
@@ -28,7 +62,7 @@ def variant_precision(results: Results, variant: str) -> str:
     """The precision a served variant ran in, for comparing it with the ceiling of the same precision."""
     record = variant_record(results, variant)
     dtype = (record.dtype or record.env.get("BERT_CLASSIFIER_PRECISION", "fp32")) if record else "fp32"
-    return "bf16" if dtype in ("bfloat16", "bf16") else "fp32"
+    return {"bfloat16": "bf16", "bf16": "bf16", "float16": "fp16", "fp16": "fp16", "int8": "int8"}.get(dtype, "fp32")
 
 
 def served_over_ceiling(
@@ -58,6 +92,6 @@ def disturbed_points(results: Results) -> list[str]:
     """Measurements during which other processes used more than `DISTURBED` cores."""
     names = [f"{p.variant}/{p.workload}/c{p.concurrency}" for p in results.served
              if p.measured.foreign_cores > DISTURBED]  # fmt: skip
-    names += [f"ceiling {p.precision}/{p.layout}/{p.workload}/{p.batch}/{p.order}" for p in results.ceiling
+    names += [f"ceiling {p.variant}/{p.layout}/{p.workload}/{p.batch}/{p.order}" for p in results.ceiling
               if p.foreign_cores > DISTURBED]  # fmt: skip
     return names

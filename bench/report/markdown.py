@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from ..records import Results
 from ..workloads import WORKLOADS
+from .costs import costs_section, engine_target_rows
 from .engines import engines_section
 from .lookups import (
+    BUSY_BEFORE_PERCENT,
     DISTURBED,
     disturbed_points,
     mean_foreign,
@@ -36,8 +38,10 @@ def render_markdown(results: Results, plot_name: str | None = "bench.png") -> st
         "Every number below comes from that one run, whose raw results are in `bench-results.json` next to this "
         "file; `python -m bench.report bench-results.json` renders this file and `bench.png` from them again.",
         "",
+        *_busy_banner(results),
         *_machine(results),
         *_targets(results),
+        *costs_section(results),
         *engines_section(results),
         *_ablation(results),
         *protocols_section(results),
@@ -72,11 +76,25 @@ def _machine(results: Results) -> list[str]:
         ("shipped config", f"workers {config.get('minWorkers', '?')}-{config.get('maxWorkers', '?')}, batchSize "
                            f"{config.get('batchSize', '?')}, maxBatchDelay {config.get('maxBatchDelay', '?')} ms, "
                            f"max_length {settings.get('max_length', '?')}, token_budget "
-                           f"{settings.get('token_budget', '?')}, precision {settings.get('precision', '?')} (here: "
-                           f"{model.auto_dtype}), torch_threads {settings.get('torch_threads', '?')}, packing "
-                           f"{settings.get('packing', 'auto')}"),
+                           f"{settings.get('token_budget', '?')}, precision {settings.get('precision', '?')} "
+                           f"(with engine torch here: {_torch_auto(model.auto_dtype)}), torch_threads "
+                           f"{settings.get('torch_threads', '?')}, packing {settings.get('packing', 'auto')}"),
     ]  # fmt: skip
     return ["## Machine and model", "", *table(("", ""), rows)]
+
+
+def _busy_banner(results: Results) -> list[str]:
+    """Every figure of a run on a busy machine is suspect: say so before any of them."""
+    names = disturbed_points(results)
+    busy = results.machine.busy_percent_before
+    if not names and (busy is None or busy <= BUSY_BEFORE_PERCENT):
+        return []
+    return [
+        f"> **Disturbed run**: {len(names)} measurements ran while other processes used more than {DISTURBED} cores, "
+        f"and the machine was {fmt(busy, 0)}% busy just before the run. Figures marked ‡ are among them; compare "
+        "nothing across them, and run the bench again on a quiet machine before deciding anything.",
+        "",
+    ]
 
 
 def _disturbed(results: Results) -> str:
@@ -105,7 +123,7 @@ def _targets(results: Results) -> list[str]:
         value = speedup(results, bf16, fp32, "mixed", c)
         rows.append((f"{label}: served {bf16} / served {fp32}, mixed, c={c}", ratio(value),
                      f"≥ {targets.bf16_over_fp32}", verdict(value, targets.bf16_over_fp32)))  # fmt: skip
-    rows += [_accuracy_row(results), *_start_rows(results), *_baseline_rows(results)]
+    rows += [*engine_target_rows(results), _accuracy_row(results), *_start_rows(results), *_baseline_rows(results)]
     return ["## Targets", "", *table(("measure", "value", "target", ""), rows)]
 
 
@@ -185,3 +203,10 @@ def _method(results: Results) -> list[str]:
         f"- Phases: {phases}.",
         "",
     ]
+
+
+def _torch_auto(dtype: str) -> str:
+    """What `precision: auto` means for the torch engine on the bench host: a probe only where bf16 is native."""
+    if dtype == "bfloat16":
+        return "the start-up probe times fp32 against bf16 where the accuracy gate admitted bf16"
+    return f"{dtype}, the only candidate"

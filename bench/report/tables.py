@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from ..records import Measured, Results
 from ..workloads import WORKLOADS
-from .lookups import DISTURBED, ceiling_best, served_over_ceiling
+from .lookups import DISTURBED, ceiling_best, served_over_ceiling, variant_precision
 from .text import fmt, gflops, percent, ratio, share, table
 
 SERVER_COLUMNS = (
     "texts/batch", "padded/real", "model busy", "model ms/batch", "tokenize busy", "server ms", "queue ms",
 )  # fmt: skip
-PEAK_COLUMNS = ("model GFLOP/s", "% fp32 peak", "% bf16 peak")
+PEAK_COLUMNS = ("model GFLOP/s", "% of peak")
+OVER_PEAK = " §"
+"""After a share of the matmul peak above 100% (`PEAK_NOTE`)."""
+PEAK_NOTE = (
+    "% of peak: model FLOP/s over the matmul peak of the same precision (fp32 or bf16; none is measured for "
+    f"int8). {OVER_PEAK.strip()}: above 100%, which a real peak cannot be: the peak (one large square GEMM, "
+    "measured once at the start) came out low, e.g. because another process ran during it: such a share says the "
+    "peak is wrong, not that the model beat it."
+)
 
 
 def served_section(results: Results) -> list[str]:
@@ -31,15 +39,16 @@ def served_section(results: Results) -> list[str]:
         vs = served_over_ceiling(results, p.variant, p.workload, p.concurrency)
         rows.append((p.variant, p.workload, p.concurrency, fmt(m.texts_per_second), _spread(m),
                      fmt(m.requests_per_second), fmt(m.p50 * 1000), fmt(m.p90 * 1000), fmt(m.p99 * 1000),
-                     _errors(m), ratio(vs), *_peak_columns(results, m.flops_per_second)))  # fmt: skip
+                     _errors(m), ratio(vs),
+                     *_peak_columns(results, m.flops_per_second, variant_precision(results, p.variant))))  # fmt: skip
         where.append((p.variant, p.workload, p.concurrency, *server_columns(m), fmt(m.client_cpu, 2),
                       fmt(m.foreign_cores, 2)))  # fmt: skip
     header = ("variant", "workload", "concurrency", "texts/s", "runs min–max", "requests/s", "p50 ms", "p90 ms",
               "p99 ms", "errors", "served/ceiling", *PEAK_COLUMNS)  # fmt: skip
     lines += table(header, rows)
     lines += [
-        "One text per request, so texts/s = requests/s. served/ceiling compares with the best in-process ceiling "
-        "of the same precision. Model GFLOP/s counts useful work only (unpadded tokens).",
+        "One text per request, so texts/s = requests/s. served/ceiling compares with the best in-process torch "
+        "ceiling of the same precision. Model GFLOP/s counts useful work only (unpadded tokens). " + PEAK_NOTE,
         "",
         "### Where the time went",
         "",
@@ -60,10 +69,11 @@ def server_columns(measured: Measured) -> tuple[str, ...]:
             percent(s.tokenize_busy), fmt(s.server_ms, 1), fmt(s.queue_ms, 1))  # fmt: skip
 
 
-def _peak_columns(results: Results, flops_per_second: float) -> tuple[str, str, str]:
+def _peak_columns(results: Results, flops_per_second: float, precision: str) -> tuple[str, str]:
     peaks = results.peaks
-    return (gflops(flops_per_second), share(flops_per_second, peaks and peaks.fp32),
-            share(flops_per_second, peaks and peaks.bf16))  # fmt: skip
+    peak = {"fp32": peaks.fp32, "bf16": peaks.bf16}.get(precision) if peaks else None
+    over = peak is not None and flops_per_second > peak
+    return gflops(flops_per_second), share(flops_per_second, peak) + (OVER_PEAK if over else "")
 
 
 def _spread(measured: Measured) -> str:
@@ -84,20 +94,21 @@ def ceiling_section(results: Results) -> list[str]:
             best = ceiling_best(results, workload, precision)
             if best:
                 rows.append((workload, precision, fmt(best.texts_per_second), best.layout, best.batch, best.order,
-                             *_peak_columns(results, best.flops_per_second)))  # fmt: skip
-    grid = [(p.workload, p.precision, p.layout, p.batch, p.order, fmt(p.texts_per_second), fmt(p.foreign_cores, 2))
-            for p in results.ceiling]  # fmt: skip
+                             *_peak_columns(results, best.flops_per_second, precision)))  # fmt: skip
+    grid = [(p.workload, p.variant, p.layout, p.batch, p.order, fmt(p.texts_per_second), fmt(p.cpu_ms_per_text, 2),
+             fmt(p.foreign_cores, 2)) for p in results.ceiling]  # fmt: skip
     return [
         "## In-process ceiling",
         "",
         "The same model and handler settings, `TextClassifier.classify` called directly: the best of every layout "
         "(processes × torch threads), texts per call, and order (`arrival`: batches in workload order, as a "
-        "server sees them; `sorted`: the workload sorted by length before batching).",
+        "server sees them; `sorted`: the workload sorted by length before batching). Torch only here; every "
+        "engine variant's ceiling as the server runs it is in the CPU-per-request section. " + PEAK_NOTE,
         "",
         *table(("workload", "precision", "texts/s", "layout", "texts/call", "order", *PEAK_COLUMNS), rows),
         "<details><summary>Every ceiling measurement (median of repetitions)</summary>",
         "",
-        *table(("workload", "precision", "layout", "texts/call", "order", "texts/s", "other cores"), grid),
+        *table(("workload", "variant", "layout", "texts/call", "order", "texts/s", "CPU ms/text", "other cores"), grid),
         "</details>",
         "",
     ]

@@ -24,7 +24,7 @@ def select_dtype(device: torch.device, precision: str) -> torch.dtype:
             return torch.bfloat16
         return torch.float32 if precision == "fp32" else torch.float16
     if precision in ("auto", "bf16"):
-        # Where the CPU has native bf16: the accuracy and the speed against fp32 are in docs/bench.md and the
+        # Where the CPU has native bf16: the accuracy and the speed against fp32 are in docs/reports/bench.md and the
         # model card; `engine: auto` probes it against fp32 at start-up rather than trusting either.
         if cpu_supports_bf16():
             return torch.bfloat16

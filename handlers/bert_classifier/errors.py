@@ -32,7 +32,9 @@ class ServingError(Exception):
 
 
 class InvalidInput(ServingError):
-    """The request body is malformed or does not follow the request schema."""
+    """The request body is malformed or does not follow the request schema: malformed JSON, a missing, unknown or
+    wrongly typed field, a non-string item, an empty text or list, invalid UTF-8 (or the declared charset), a lone
+    UTF-16 surrogate (`"\\ud800"` in JSON), malformed CSV or JSON lines, bad parameters, an empty form post."""
 
     status = 400
 
@@ -44,37 +46,48 @@ class Forbidden(ServingError):
 
 
 class NotAcceptable(ServingError):
-    """The `Accept` header asks for a response type we cannot produce."""
+    """The `Accept` header lists no response type we produce."""
 
     status = 406
 
 
 class PayloadTooLarge(ServingError):
-    """Too many texts in one request, or a body over the size limit."""
+    """More than `max_texts_per_request` texts (CSV and JSON lines stop reading at the first row over), more than
+    `max_tokens_per_request` tokens of model input, a body over `max_request_bytes`, or, for an explanation, more
+    than `max_texts_per_explanation` texts."""
 
     status = 413
 
 
 class UnsupportedMediaType(ServingError):
-    """The request's Content-Type is not one we can decode."""
+    """The request's Content-Type or charset is not one we can decode."""
 
     status = 415
 
 
 class TooManyRequests(ServingError):
-    """The batch has no room left for this request's work (explanations); the client may retry."""
+    """The batch has no room left for this request's work: an explanation request in a batch that already explains
+    `max_explained_texts_per_batch` texts. The client may retry."""
 
     status = 429
 
 
 class ServiceUnavailable(ServingError):
-    """The server could not get to this request in time (retry it); never the client's mistake."""
+    """The server could not get to this request in time: its batch had run `batch_deadline_seconds` before this
+    request's round started. Retry it; never the client's mistake."""
 
     status = 503
 
 
+class NotSupported(ServingError):
+    """The served model or archive cannot do what the request asks (the server's limit, not the client's mistake)."""
+
+    status = 501
+
+
 class InternalError(ServingError):
-    """A fault on our side (never the client's input). The message never contains input text."""
+    """A fault on our side (never the client's input), logged with its type and stack frames, never its message or
+    any text. The message never contains input text."""
 
     status = 500
 

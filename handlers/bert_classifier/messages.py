@@ -47,6 +47,8 @@ class Response:
     """The error class name for a non-200 response (for metrics); never sent to the client."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Response headers besides Content-Type that the request's protocol needs."""
+    ranked: int = 0
+    """Documents this answer ranked (reranking), for metrics."""
 
     @property
     def phrase(self) -> str:
@@ -62,6 +64,8 @@ class BatchOutcome:
     errors: Counter = field(default_factory=Counter)
     explained_texts: int = 0
     explain_seconds: float = 0.0
+    ranked: int = 0
+    """Documents ranked by rerank requests."""
 
 
 def error_response(

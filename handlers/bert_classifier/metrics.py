@@ -35,6 +35,8 @@ def batch_metrics(requests: int, outcome: BatchOutcome) -> list[Metric]:
         Metric("bert_batches_total", 1, COUNTER),
         Metric("bert_requests_total", requests, COUNTER),
         Metric("bert_texts_total", stats.texts, COUNTER),
+        Metric("bert_text_pairs_total", stats.pairs, COUNTER),
+        Metric("bert_reranked_documents_total", outcome.ranked, COUNTER),
         Metric("bert_tokens_total", stats.real_tokens, COUNTER),
         Metric("bert_padded_tokens_total", stats.padded_tokens, COUNTER),
         Metric("bert_truncated_texts_total", stats.truncated, COUNTER),

@@ -14,9 +14,9 @@ import torch
 from .artifacts import validate_artifacts
 from .batching import plan_micro_batches
 from .engines import Engine, Selection, select_engine
-from .engines.probe import PROBE_TEXTS
 from .engines.torch_engine import TorchEngine
 from .errors import InvalidSetting
+from .pairs import uses_token_types
 from .results import TextScores
 from .segments import EncodedTexts, Segment, Segmenter
 from .settings import Settings
@@ -35,6 +35,8 @@ class BatchStats:
     """What one `classify` call did, for logs and metrics (never any text)."""
 
     texts: int = 0
+    pairs: int = 0
+    """Texts that were text pairs."""
     segments: int = 0
     micro_batches: int = 0
     """Length groups: micro-batches of the padded forward, attention groups of the packed one."""
@@ -67,16 +69,19 @@ class TextClassifier:
         settings: Settings,
         multi_label: bool,
         engine: Engine | None = None,
+        config=None,
     ) -> None:
-        """`engine` turns token ids into logits; without one, `model` runs in torch as `settings` say."""
+        """`engine` turns token ids into logits; without one, `model` runs in torch as `settings` say. `config`:
+        the model's (default `model.config`), which says whether it reads token type ids."""
         if model is not None:
             _check_positions(model.config, settings.max_length)
+            config = config or model.config
         self.tokenizer = tokenizer
         self.labels = tuple(labels)
         self.settings = settings
         self.multi_label = multi_label
         self._pad = tokenizer.pad_token_id or 0
-        self.segmenter = Segmenter(tokenizer, settings)
+        self.segmenter = Segmenter(tokenizer, settings, uses_token_types(tokenizer, config) if config else None)
         self.engine = engine or TorchEngine(model, settings.precision, settings.packing, self._pad)
         self.model = getattr(self.engine, "model", None)
         """The torch model (None when another engine runs)."""
@@ -91,8 +96,11 @@ class TextClassifier:
         return "packed" if self.engine.packed else "padded"
 
     @classmethod
-    def load(cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu") -> TextClassifier:
-        """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`."""
+    def load(
+        cls, model_dir: str | Path, settings: Settings, device: torch.device | str = "cpu", batch_size: int = 1
+    ) -> TextClassifier:
+        """Validate and load `model_dir` (save_pretrained layout, safetensors weights) onto `device`. `batch_size`
+        is the most requests a batch of the host holds: `engine: auto` probes the variants on that many texts."""
         from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
@@ -104,31 +112,35 @@ class TextClassifier:
         # Some checkpoints ship tokenizer.json with padding/truncation fixed; we pad and truncate ourselves.
         tokenizer.backend_tokenizer.no_padding()
         tokenizer.backend_tokenizer.no_truncation()
-        _check_positions(AutoConfig.from_pretrained(str(model_dir), local_files_only=True), settings.max_length)
+        config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+        _check_positions(config, settings.max_length)
 
         def load_model():
             return load_torch_model(model_dir, device)
 
-        def run(engine: Engine) -> None:
-            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine).classify(PROBE_TEXTS)
+        def run(engine: Engine, texts: Sequence[str]) -> None:
+            cls(None, tokenizer, summary.labels, settings, summary.multi_label, engine, config).classify(texts)
 
         selection = select_engine(
-            model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0
+            model_dir, settings, torch.device(device), load_model, run, tokenizer.pad_token_id or 0, batch_size
         )
-        classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine)
+        classifier = cls(None, tokenizer, summary.labels, settings, summary.multi_label, selection.engine, config)
         classifier.selection = selection
         classifier.model_dir = Path(model_dir)
         return classifier
 
-    def encode(self, texts: Sequence[str]) -> EncodedTexts:
-        """Tokenize one request's texts into model rows (truncated or windowed); raises only on a tokenizer fault."""
-        return self.segmenter.encode(texts)
+    def encode(self, texts: Sequence[str], pairs: Sequence[str | None] = ()) -> EncodedTexts:
+        """Tokenize one request's texts into model rows (truncated or windowed); a text with a second text in
+        `pairs` is one pair row. Raises `InvalidInput` for a pair `window` mode cannot read, else only on a
+        tokenizer fault."""
+        return self.segmenter.encode(texts, pairs)
 
     def score(self, encoded: Sequence[EncodedTexts]) -> tuple[list[list[TextScores]], BatchStats]:
         """Scores for every text of every encoded request, all run together: one list per request, in order."""
         segments = [segment for item in encoded for segment in item.segments]
         stats = BatchStats(texts=sum(len(item.truncated) for item in encoded), segments=len(segments))
         stats.truncated = sum(sum(item.truncated) for item in encoded)
+        stats.pairs = sum(item.pairs for item in encoded)
         stats.tokenize_seconds = sum(item.tokenize_seconds for item in encoded)
         started = time.perf_counter()
         segment_scores = self._score_segments(segments, stats) if segments else []
@@ -140,42 +152,51 @@ class TextClassifier:
             results.append(_per_text(item, own))
         return results, stats
 
-    def classify(self, texts: Sequence[str]) -> tuple[list[TextScores], BatchStats]:
-        """Score every text; results are in the order of `texts`."""
+    def classify(self, texts: Sequence[str], pairs: Sequence[str | None] = ()) -> tuple[list[TextScores], BatchStats]:
+        """Score every text (with its second text in `pairs`, if any, as a pair); results are in the order of
+        `texts`."""
         if not texts:
             return [], BatchStats()
-        scores, stats = self.score([self.encode(texts)])
+        scores, stats = self.score([self.encode(texts, pairs)])
         return scores[0], stats
 
-    def _score_segments(self, segments: list[Segment], stats: BatchStats) -> list[torch.Tensor]:
+    def _score_segments(self, segments: list[Segment], stats: BatchStats) -> list[list[float]]:
         lengths = [len(segment.token_ids) for segment in segments]
         plan = plan_micro_batches(lengths, self.settings.token_budget)
         groups = [[segments[i].token_ids for i in group] for group in plan]
+        types = None
+        if any(segment.type_ids for segment in segments):
+            types = [[segments[i].type_ids or (0,) * lengths[i] for i in group] for group in plan]
         order = [i for group in plan for i in group]
         stats.micro_batches = len(groups)
         stats.real_tokens = sum(lengths)
         stats.padded_tokens = stats.real_tokens if self.engine.packed else sum(len(g) * len(g[0]) for g in groups)
-        scores: list[torch.Tensor] = [torch.empty(0)] * len(segments)
-        for i, row_scores in zip(order, self._score_groups(groups), strict=True):
+        scores: list[list[float]] = [[]] * len(segments)
+        # One conversion to Python floats for the whole batch: a tensor per row costs more than the row's math.
+        for i, row_scores in zip(order, self._score_groups(groups, types).tolist(), strict=True):
             scores[i] = row_scores
         return scores
 
-    def _score_groups(self, groups: list[list[list[int]]]) -> torch.Tensor:
-        """Scores of every row of every group, in that order."""
-        return torch.cat([self._score_chunk(chunk) for chunk in self._forward_chunks(groups)])
+    def _score_groups(self, groups: list[list[list[int]]], types: list | None) -> torch.Tensor:
+        """Scores of every row of every group, in that order (`types`: the rows' token types, or None)."""
+        chunks = self._forward_chunks(groups)
+        type_chunks = self._forward_chunks(types) if types else [None] * len(chunks)
+        return torch.cat([self._score_chunk(*pair) for pair in zip(chunks, type_chunks, strict=True)])
 
-    def _score_chunk(self, chunk: list[list[list[int]]], retry_on_oom: bool = True) -> torch.Tensor:
+    def _score_chunk(self, chunk: list, types: list | None = None, retry_on_oom: bool = True) -> torch.Tensor:
         """Scores of one forward's rows; on CUDA out-of-memory, split them in two and retry once."""
         try:
-            return self._forward(chunk)
+            return self._forward(chunk, types)
         except torch.cuda.OutOfMemoryError:
             rows = sum(len(group) for group in chunk)
             if not retry_on_oom or rows < 2:
                 raise
             log.warning("CUDA out of memory on %d rows: splitting them once", rows)
             torch.cuda.empty_cache()
-            first, second = _halves(chunk)
-            return torch.cat([self._score_chunk(first, False), self._score_chunk(second, False)])
+            (first, second), (first_types, second_types) = _halves(chunk), _halves(types) if types else (None, None)
+            return torch.cat(
+                [self._score_chunk(first, first_types, False), self._score_chunk(second, second_types, False)]
+            )
 
     def _forward_chunks(self, groups: list[list[list[int]]]) -> list[list[list[list[int]]]]:
         """Packed: groups together up to `MAX_PACKED_TOKENS` per forward; padded: one forward per group."""
@@ -192,10 +213,13 @@ class TextClassifier:
             tokens += size
         return chunks
 
-    def _forward(self, groups: list[list[list[int]]]) -> torch.Tensor:
-        """Probabilities (fp32, on the CPU) of every row of `groups`, in that order."""
-        logits = self.engine.logits(groups).float()
-        scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+    def _forward(self, groups: list[list[list[int]]], types: list | None = None) -> torch.Tensor:
+        """Probabilities (fp32, on the CPU) of every row of `groups`, in that order. A one-logit model (a
+        cross-encoder) gets its logit's sigmoid, as sentence-transformers' `CrossEncoder` scores it: a softmax
+        over one logit is always 1."""
+        logits = (self.engine.logits(groups, types) if types else self.engine.logits(groups)).float()
+        sigmoid = self.multi_label or logits.shape[-1] == 1
+        scores = torch.sigmoid(logits) if sigmoid else torch.softmax(logits, dim=-1)
         return scores.cpu()
 
 
@@ -209,15 +233,19 @@ def load_torch_model(model_dir: str | Path, device: torch.device | str = "cpu"):
     return model.to(device).eval()
 
 
-def _per_text(encoded: EncodedTexts, scores: list[torch.Tensor]) -> list[TextScores]:
+def _per_text(encoded: EncodedTexts, scores: list[list[float]]) -> list[TextScores]:
     """Average the window scores of each text (one window per text in truncate mode)."""
-    grouped: dict[int, list[torch.Tensor]] = {}
+    grouped: dict[int, list[list[float]]] = {}
     for segment, segment_scores in zip(encoded.segments, scores, strict=True):
         grouped.setdefault(segment.text_index, []).append(segment_scores)
-    return [
-        TextScores(tuple(torch.stack(grouped[i]).mean(dim=0).tolist()), truncated)
-        for i, truncated in enumerate(encoded.truncated)
-    ]
+    return [TextScores(_mean(grouped[i]), truncated) for i, truncated in enumerate(encoded.truncated)]
+
+
+def _mean(rows: list[list[float]]) -> tuple[float, ...]:
+    """The column means of `rows` (the row itself when there is one)."""
+    if len(rows) == 1:
+        return tuple(rows[0])
+    return tuple(sum(column) / len(rows) for column in zip(*rows, strict=True))
 
 
 def _check_positions(config, max_length: int) -> None:

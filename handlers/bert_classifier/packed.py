@@ -70,9 +70,10 @@ class PackedBert:
             for a in (layer.attention for layer in bert.encoder.layer)
         ]
 
-    def logits(self, groups: Sequence[Sequence[Sequence[int]]]) -> torch.Tensor:
+    def logits(self, groups: Sequence[Sequence[Sequence[int]]], types: Sequence | None = None) -> torch.Tensor:
         """`[rows, labels]` logits for every row of every group, in that order. Each group's first row is its
-        longest (as `plan_micro_batches` orders them). Call it under `torch.inference_mode()`."""
+        longest (as `plan_micro_batches` orders them). `types`: token type ids shaped as `groups` (text pairs),
+        or None (all 0). Call it under `torch.inference_mode()`."""
         device = self.qkv[0][0].device
         rows = [row for group in groups for row in group]
         lengths = torch.tensor([len(row) for row in rows])
@@ -80,7 +81,10 @@ class PackedBert:
         starts = torch.cumsum(lengths, 0) - lengths
         positions = torch.arange(len(ids)) - torch.repeat_interleave(starts, lengths)
         layout = _layout(groups, device)
-        hidden = self._embed(to_device(ids, device), to_device(positions, device))
+        type_ids = None
+        if types:
+            type_ids = to_device(torch.tensor([t for group in types for row in group for t in row]), device)
+        hidden = self._embed(to_device(ids, device), to_device(positions, device), type_ids)
         for layer, (qkv_weight, qkv_bias) in zip(self.model.bert.encoder.layer, self.qkv, strict=True):
             hidden = self._layer(layer, qkv_weight, qkv_bias, hidden, layout)
         cls = hidden[to_device(starts, device)]
@@ -88,14 +92,15 @@ class PackedBert:
         pooled = pooler.activation(pooler.dense(cls))
         return self.model.classifier(pooled)
 
-    def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def _embed(self, ids: torch.Tensor, positions: torch.Tensor, type_ids: torch.Tensor | None) -> torch.Tensor:
         embeddings = self.model.bert.embeddings
-        # Token type 0 everywhere: single-text classification, as the model's own forward defaults to.
-        summed = (
-            embeddings.word_embeddings(ids)
-            + embeddings.position_embeddings(positions)
-            + embeddings.token_type_embeddings.weight[0]
+        # Without type ids, type 0 everywhere: single-text classification, as the model's own forward defaults to.
+        token_types = (
+            embeddings.token_type_embeddings.weight[0]
+            if type_ids is None
+            else embeddings.token_type_embeddings(type_ids)
         )
+        summed = embeddings.word_embeddings(ids) + embeddings.position_embeddings(positions) + token_types
         return embeddings.LayerNorm(summed)
 
     def _layer(self, layer, qkv_weight, qkv_bias, hidden: torch.Tensor, layout: list[_Group]) -> torch.Tensor:

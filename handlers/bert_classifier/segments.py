@@ -16,6 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import InvalidInput
+from .pairs import PairTemplate, longest_first
 from .settings import Settings
 
 CHUNK_CHARS_PER_TOKEN = 8
@@ -33,6 +35,8 @@ class Segment:
 
     text_index: int
     token_ids: list[int]
+    type_ids: tuple[int, ...] | None = None
+    """Token type ids (a text pair on a model that takes them); None: all 0, as the model's forward defaults to."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class EncodedTexts:
     segments: tuple[Segment, ...]
     truncated: tuple[bool, ...]
     tokenize_seconds: float = 0.0
+    pairs: int = 0
+    """How many of the texts are text pairs."""
 
     @property
     def tokens(self) -> int:
@@ -52,11 +58,14 @@ class EncodedTexts:
 class Segmenter:
     """Turns texts into segments by the settings' `max_length`, `long_text`, `window_stride` and `max_windows`."""
 
-    def __init__(self, tokenizer, settings: Settings) -> None:
+    def __init__(self, tokenizer, settings: Settings, token_types: bool | None = None) -> None:
+        """`token_types`: whether the model reads token type ids (`pairs.uses_token_types`; None: whenever the
+        tokenizer gives them)."""
         self.tokenizer = tokenizer
         self.settings = settings
         self.room = settings.max_length - 2  # [CLS] and [SEP]
         self._cls, self._sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self.pair_template = PairTemplate.of(tokenizer, token_types)
 
     @property
     def tokens_used(self) -> int:
@@ -65,15 +74,49 @@ class Segmenter:
             return self.room
         return self.room + (self.settings.max_windows - 1) * (self.room - self.settings.window_stride)
 
-    def encode(self, texts: Sequence[str]) -> EncodedTexts:
+    def encode(self, texts: Sequence[str], pairs: Sequence[str | None] = ()) -> EncodedTexts:
+        """Segments of `texts`; where `pairs` has a second text for a text (`pairs[i]` not None), the pair's one
+        segment instead (`_pair`). Raises `InvalidInput` for a pair that `window` mode cannot read whole."""
         started = time.perf_counter()
         segments: list[Segment] = []
         truncated = []
-        for index, (ids, complete) in enumerate(leading_token_ids(self.tokenizer, texts, self.tokens_used)):
+        seconds = [pair for pair in pairs if pair is not None]
+        # Pair texts are read to twice the room: enough to tell which one is longer (`longest_first`) unless both are
+        # far longer than `max_length`, where their length in characters decides.
+        limit = max(self.tokens_used, 2 * self.room) if seconds else self.tokens_used
+        second_ids = iter(leading_token_ids(self.tokenizer, seconds, limit) if seconds else [])
+        second_texts = iter(seconds)
+        for index, (ids, complete) in enumerate(leading_token_ids(self.tokenizer, texts, limit)):
+            if index < len(pairs) and pairs[index] is not None:
+                order = len(texts[index]) - len(next(second_texts))
+                segment, cut = self._pair(index, (ids, complete), next(second_ids), order)
+                segments.append(segment)
+                truncated.append(cut)
+                continue
             windows, covered = self._windows(ids)
             segments += [Segment(index, [self._cls, *window, self._sep]) for window in windows]
             truncated.append(covered < len(ids) or not complete)
-        return EncodedTexts(tuple(segments), tuple(truncated), time.perf_counter() - started)
+        return EncodedTexts(tuple(segments), tuple(truncated), time.perf_counter() - started, len(seconds))
+
+    def _pair(
+        self, index: int, first: tuple[list[int], bool], second: tuple[list[int], bool], order: int
+    ) -> tuple[Segment, bool]:
+        """One pair's segment, truncated `longest_first` to `max_length`, and whether either text was cut. `order`:
+        which text is longer where neither was read to its end (positive: the first)."""
+        room = self.settings.max_length - self.pair_template.specials
+        (a, a_whole), (b, b_whole) = first, second
+        lengths = (len(a), len(b))
+        if not (a_whole or b_whole) and len(a) == len(b):
+            lengths = (len(a) + (order > 0), len(b) + (order <= 0))
+        keep_a, keep_b = (min(keep, len(ids)) for keep, ids in zip(longest_first(*lengths, room), (a, b), strict=True))
+        cut = keep_a < len(a) or keep_b < len(b) or not (a_whole and b_whole)
+        if cut and self.settings.long_text == "window":
+            raise InvalidInput(
+                f"text pair {index} is longer than max_length={self.settings.max_length} tokens; a pair is read as one "
+                "window (long_text: window cuts single texts only): shorten it, or serve with long_text: truncate"
+            )
+        ids, types = self.pair_template.row(a[:keep_a], b[:keep_b])
+        return Segment(index, ids, types), cut
 
     def _windows(self, ids: list[int]) -> tuple[list[list[int]], int]:
         """The windows of one text's token ids, and how many of its tokens they cover."""

@@ -24,7 +24,7 @@ from .codecs import (
     decode_request,
     encode_results,
 )
-from .errors import InvalidInput, PayloadTooLarge, ServiceUnavailable
+from .errors import InvalidInput, InvalidSetting, PayloadTooLarge, ServiceUnavailable
 from .explain import Explainer, ExplanationBudget, check_explanations_allowed, explanation_format
 from .messages import BatchOutcome, Request, Response, error_response, guarded
 from .model import BatchStats, TextClassifier
@@ -59,13 +59,20 @@ class InferenceService:
         self.settings = settings
         self.model = model
         """The served model's name and version, for protocols that echo them (handed over once, at load)."""
+        if settings.rerank_label and settings.rerank_label not in classifier.labels:
+            raise InvalidSetting(f"rerank_label {settings.rerank_label!r} is not one of the model's labels")
         self.explainer = Explainer(classifier, settings)
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, settings: Settings, device="cpu", model: ModelIdentity = UNNAMED_MODEL
+        cls,
+        model_dir: str | Path,
+        settings: Settings,
+        device="cpu",
+        model: ModelIdentity = UNNAMED_MODEL,
+        batch_size: int = 1,
     ) -> InferenceService:
-        return cls(TextClassifier.load(model_dir, settings, device), settings, model)
+        return cls(TextClassifier.load(model_dir, settings, device, batch_size), settings, model)
 
     def warm_up(self) -> None:
         """Run one prediction so the first client does not pay for lazy initialisation; raises on failure."""
@@ -103,9 +110,13 @@ class InferenceService:
             predicted = iter(outcome.responses)
             outcome.responses = [next(explained) if request.explain else next(predicted) for request in requests]
             outcome.errors = Counter(response.error_type for response in outcome.responses if response.error_type)
-        if log_batch:
+        if log_batch and self._logs(outcome):
             _log_batch(len(requests), outcome)
         return outcome
+
+    def _logs(self, outcome: BatchOutcome) -> bool:
+        """Whether the batch gets its log line (`Settings.batch_log`)."""
+        return self.settings.batch_log == "all" or (self.settings.batch_log == "errors" and bool(outcome.errors))
 
     def _predict_batch(self, requests: Sequence[Request], deadline: float) -> BatchOutcome:
         """Each request is decoded and tokenized on its own, the texts of all that succeeded are classified
@@ -118,7 +129,7 @@ class InferenceService:
             item if isinstance(item, Response) else self._answer_guarded(item, next(answers)) for item in prepared
         ]
         errors = Counter(response.error_type for response in responses if response.error_type)
-        return BatchOutcome(responses, stats, errors)
+        return BatchOutcome(responses, stats, errors, ranked=sum(response.ranked for response in responses))
 
     def _guarded(self, step: Callable[..., T], *args, protocol: Protocol | None) -> T | Response:
         """`guarded`, answering errors in `protocol`'s shape, naming this service's model where it asks."""
@@ -138,6 +149,7 @@ class InferenceService:
             settings.max_request_bytes,
             headers=request.headers,
             hint=request.protocol,
+            rerank_label=settings.rerank_label,
         )
 
     def _tokenize(self, parsed: ParsedRequest, accept: str | None) -> _Prepared:
@@ -167,7 +179,7 @@ class InferenceService:
         return Response(200, body, content_type)
 
     def _encode(self, parsed: ParsedRequest) -> EncodedTexts:
-        encoded = self.classifier.encode(parsed.texts)
+        encoded = self.classifier.encode(parsed.texts, parsed.pairs)
         limit = self.settings.max_tokens_per_request
         if encoded.tokens > limit:
             raise PayloadTooLarge(
@@ -221,7 +233,7 @@ class InferenceService:
             return scores
         results = [self._result(text_scores, item.parsed) for text_scores in scores]
         answer = item.protocol.encode(results, item.parsed.single, item.response_format, self.model)
-        return Response(200, answer.body, answer.content_type, headers=answer.headers)
+        return Response(200, answer.body, answer.content_type, headers=answer.headers, ranked=answer.ranked)
 
     def _result(self, text_scores: TextScores, parsed: ParsedRequest) -> dict:
         return format_result(

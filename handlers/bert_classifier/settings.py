@@ -25,6 +25,7 @@ EXPLANATION_MODES = ("off", "own_pool", "shared")
 EXPLAIN_POOL_SUFFIX = "_explain"
 """With `explanations: own_pool`, the worker pool that explains is the one registered under a model name ending
 in this (the same archive registered again: `make serve`, `make kserve-bundle EXPLANATIONS=own_pool`)."""
+BATCH_LOGS = ("errors", "all", "off")
 
 
 @dataclass(frozen=True)
@@ -34,22 +35,27 @@ class Settings:
     max_length: int = 256
     """Tokens per text (or per window), special tokens included; longer texts are truncated or windowed."""
     token_budget: int = 512
-    """Padded tokens per micro-batch: texts are sorted by length and grouped up to this many tokens (512 measured
-    best on 2 CPU cores: `make bench`). With token packing a micro-batch is an attention group."""
+    """Padded tokens per micro-batch: texts are sorted by length and grouped up to this many tokens, each
+    micro-batch padded only to its longest, and a text shorter than half the longest starts a new one (512 measured
+    best on 2 CPU cores: `make bench`). With token packing a micro-batch is an attention group: only attention is
+    padded, per micro-batch."""
     max_texts_per_request: int = 64
     """More texts than this in one request is a 413."""
     max_tokens_per_request: int = 16384
     """More model input than this in one request (tokens of every segment, special tokens included) is a 413.
     The default, 64 texts x 256 tokens, never stops a request in `truncate` mode; it bounds `window` mode, where
-    each text may be up to `max_windows` segments. It also bounds one round of a batch (`batch_deadline_seconds`)."""
+    each text may be up to `max_windows` segments (raise both limits together, as for Batch Transform). It also
+    bounds one round of a batch (`batch_deadline_seconds`)."""
     batch_deadline_seconds: float = 25.0
     """Once a batch has run this long, its requests not yet classified get a 503 (retry) instead of running.
     Requests run in rounds of at most `max_tokens_per_request` tokens, cheapest first, so a batch lasts at most
     this plus one round: keep that under TorchServe's `responseTimeout`, past which the worker is killed and every
-    request of the batch fails (README "Reliability and limits")."""
+    request of the batch fails. At most half of `responseTimeout` (a unit test holds the shipped values to it;
+    docs/reliability.md)."""
     max_request_bytes: int = 6 * 1024 * 1024
-    """A larger body is a 413 that names this limit. Keep TorchServe's `max_request_size` above it: the
-    frontend's own 413 has an empty body."""
+    """A larger body is a 413 that names this limit, for front ends without TorchServe's frontend (Lambda, script
+    mode). TorchServe's `max_request_size` in config.properties is equal to it (a unit test keeps them equal), so
+    there the frontend refuses a larger body first, with its own 413 and an empty body."""
     top_k: int = 1
     """Default number of best labels returned per text (a request's `top_k` parameter overrides it)."""
     long_text: str = "truncate"
@@ -60,20 +66,33 @@ class Settings:
     """Window mode: at most this many windows per text; the rest of the text is reported as truncated."""
     multi_label_threshold: float = 0.5
     """Multi-label models: every label whose sigmoid score is at least this is returned."""
+    rerank_label: str = ""
+    """Reranking (`{"query", "documents"}`) with a model of more than one label: the label whose score ranks the
+    documents (e.g. `entailment`, `LABEL_1`). Empty: only a one-logit cross-encoder can rerank (its sigmoid ranks)."""
     engine: str = "auto"
-    """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a short timed probe
-    at start-up picks the fastest variant the archive's accuracy gate allows (torch fp32 always among them); on a
-    GPU, torch."""
+    """`torch`, `onnxruntime` (the archive's ONNX export; `make archive`) or `auto`: on a CPU, a timed probe at the
+    first start on a host picks among torch fp32 and the variants the archive's accuracy gate admitted (torch bf16
+    only on a CPU with native bf16), and every later worker of the archive on that host reuses the choice; on a
+    GPU, torch. docs/engines.md."""
     precision: str = "auto"
-    """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16/fp16 on
-    a GPU, bf16 on a CPU with native bf16 (AVX512-BF16 or AMX), else fp32; with `onnxruntime` or `auto` engines a
-    fixed precision narrows the probe to that precision's variants."""
+    """`fp32`, `bf16`, `fp16` (torch), `int8` (onnxruntime) or `auto`. With `engine: torch`, `auto` is bf16 (fp16
+    where bf16 is not supported) on a GPU; on a CPU with native bf16 (AVX512-BF16 or AMX) the start-up probe times
+    fp32 against bf16 if the archive's accuracy gate admitted bf16, else (no gate, or bf16 not measured) it is
+    fp32, as on other CPUs. With the `onnxruntime` or `auto` engines a fixed precision narrows the probe to that
+    precision's variants. A fixed precision runs whatever the gate said (the log warns)."""
     torch_threads: int = 0
-    """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 derives it from the usable cores and the
-    number of workers."""
+    """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 = the usable cores divided by the number of
+    workers."""
     packing: str = "auto"
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
-    multiply (attention still runs per micro-batch); other architectures run padded. `off`: always padded."""
+    multiply (attention still runs per micro-batch); other architectures run padded (the start-up log says
+    `forward=padded`). `off`: always padded."""
+    batch_log: str = "errors"
+    """The handler's line per batch (`batch requests=N texts=T errors=E ...`: counts and timings, never text):
+    `errors` logs it for batches that answered at least one error, `all` for every batch, `off` never. Every line
+    passes through TorchServe's frontend into model_log.log; on short texts one line per batch cost the worker
+    about a tenth of its CPU (py-spy, docs/performance.md), so `all` is for diagnosing batching, as the tests and
+    `make reliability` do."""
     explain_steps: int = 64
     """Explanations: integration steps per text (Gauss-Legendre points) unless a request's `steps` asks otherwise.
     The cost of a text is about `steps` forward and backward passes over its tokens."""
@@ -124,6 +143,7 @@ class Settings:
         _require(self.torch_threads >= 0, "torch_threads must be 0 (auto) or positive")
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
         _require(self.explanations in EXPLANATION_MODES, f"explanations must be one of {EXPLANATION_MODES}")
+        _require(self.batch_log in BATCH_LOGS, f"batch_log must be one of {BATCH_LOGS}")
         _require(1 <= self.explain_steps <= self.max_explain_steps, "explain_steps must be in [1, max_explain_steps]")
         _require(self.max_texts_per_explanation >= 1, "max_texts_per_explanation must be at least 1")
         _require(self.max_explained_tokens >= 3, "max_explained_tokens must be at least 3")

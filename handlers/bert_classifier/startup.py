@@ -39,7 +39,8 @@ def start_service(
     device = select_device(gpu_id)
     if device.type == "cpu":
         torch.set_num_threads(threads_per_worker(settings.torch_threads, workers or max_workers(model_config)))
-    service = InferenceService.load(model_dir, settings, device, model)
+    batch_size = int((model_config or {}).get("batchSize", 1))
+    service = InferenceService.load(model_dir, settings, device, model, batch_size)
     service.warm_up()
     classifier = service.classifier
     log.info(

@@ -12,7 +12,7 @@ import yaml
 
 from tools.archive import build_archive
 from tools.management_client import ManagementClient, wait_ready
-from tools.server import LocalTorchServe
+from tools.server import EVERY_BATCH_LOGGED, LocalTorchServe
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINED_MODEL = ROOT / "artifacts"
@@ -52,6 +52,9 @@ def served_variant(server: LocalTorchServe, model: str) -> dict[str, str]:
 
 
 def start_server(store: Path, models: str, **kwargs) -> LocalTorchServe:
+    """A started TorchServe with every model of `models` ready; its workers log every batch (the tests' proof of
+    which requests shared one)."""
+    kwargs["env"] = EVERY_BATCH_LOGGED | kwargs.get("env", {})
     server = LocalTorchServe(model_store=store, **kwargs).start(models)
     try:
         client = ManagementClient(server.management_url)
@@ -115,6 +118,18 @@ def trained_model_dir() -> Path:
     if not (TRAINED_MODEL / "model.safetensors").is_file():
         pytest.fail("artifacts/ has no trained model: run `make model` (or `make test`, which builds it)")
     return TRAINED_MODEL
+
+
+@pytest.fixture(scope="session")
+def trained_onnx_store(trained_model_dir, tmp_path_factory) -> Path:
+    """A model store holding `bert.mar`: the trained default model archived as `make archive` archives it (ONNX
+    fp32 + int8 and the accuracy gate measured on the held-out split), with the shipped model-config.yaml."""
+    from tools.archive import build_engines
+
+    store, engines = tmp_path_factory.mktemp("trained-onnx-store"), tmp_path_factory.mktemp("trained-engines")
+    build_engines(trained_model_dir, engines, ROOT / "model-config.yaml")
+    archive(trained_model_dir, store, "bert", engines_dir=engines)
+    return store
 
 
 def copy_model(source: Path, target: Path) -> Path:

@@ -54,11 +54,12 @@ def in_process_scores(model_dir, **variant) -> list[list[float]]:
 def test_one_worker_probes_the_other_reuses_its_choice_and_both_log_it(onnx_server):
     lines = re.findall(r"W-\d+-auto_1\.0-stdout MODEL_LOG - (loaded model .*)", onnx_server.model_log())
     assert len(lines) == 2
-    probed = [line for line in lines if "chosen by probe" in line]
+    probed = [line for line in lines if "chosen by probe (" in line]
     assert len(probed) == 1
-    assert len([line for line in lines if "chosen by another worker's probe" in line]) == 1
+    assert len([line for line in lines if "chosen by this host's recorded probe (" in line]) == 1
+    assert "best rounds on 8 short / 1 short / 1 long:" in probed[0]  # the archive's batchSize 8
     for name in ("torch-fp32", "onnxruntime-fp32", "onnxruntime-int8"):
-        assert re.search(rf"{name} \d+\.\d ms", probed[0]), probed[0]
+        assert re.search(rf"{name} \d\.\d\d = [\d.]+/[\d.]+/[\d.]+ ms", probed[0]), probed[0]
     assert "cpu=" in probed[0]
 
 
@@ -79,8 +80,8 @@ def test_a_fixed_int8_archive_serves_onnx_runtime_int8(onnx_server, tiny_onnx_mo
 
 
 def test_an_onnx_served_model_is_explained_with_the_archives_torch_weights_in_fp32(onnx_server, tiny_bert_dir):
-    """ONNX Runtime gives no gradients: the int8 archive's explanations load its torch weights (README
-    "Explanations"), so the explained score is the fp32 torch model's."""
+    """ONNX Runtime gives no gradients: the int8 archive's explanations load its torch weights
+    (docs/explanations.md), so the explained score is the fp32 torch model's."""
     response = requests.post(f"{onnx_server.inference_url}/explanations/int8", json={"text": TEXTS[0]}, timeout=120)
 
     assert response.status_code == 200, response.text

@@ -1,4 +1,4 @@
-"""Registering and unregistering archives through TorchServe's management API, as the README shows."""
+"""Registering and unregistering archives through TorchServe's management API, as docs/operating.md shows."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def test_a_plain_path_to_an_unpacked_archive_outside_the_store_is_loaded_despite
     server, tiny_bert_dir, tmp_path
 ):
     """TorchServe 0.12 applies `allowed_urls` only to strings that parse as URLs; a plain path to a folder is
-    linked into its temporary folder and loaded, handler code included (`ModelArchive.downloadModel`). README
-    "Security defaults" says so; if this starts failing, TorchServe closed the hole and the README must change."""
+    linked into its temporary folder and loaded, handler code included (`ModelArchive.downloadModel`). docs/security.md
+    says so; if this starts failing, TorchServe closed the hole and that page must change."""
     unpacked = tmp_path / "unpacked"
     config = tmp_path / "one-worker.yaml"
     config.write_text(yaml.safe_dump(yaml.safe_load((ROOT / "model-config.yaml").read_text()) | BATCHING))

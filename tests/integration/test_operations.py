@@ -19,7 +19,7 @@ import yaml
 from tests.integration.batches import batches_after
 from tests.integration.conftest import ROOT, archive
 from tools.management_client import ManagementClient, rollout, wait_ready
-from tools.server import LocalTorchServe, wait_for
+from tools.server import EVERY_BATCH_LOGGED, LocalTorchServe, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +127,7 @@ def register_with_make(server, name: str) -> None:
 )
 def test_register_applies_the_asked_workers_and_batching_over_the_archives_own(server, versions, register, name):
     """ops_v1.mar carries the shipped model-config.yaml (2 workers, batchSize 8): TorchServe alone would keep its
-    2 workers and ignore initial_workers=1 (README "Operating the server": `make register WORKERS=1`,
+    2 workers and ignore initial_workers=1 (docs/operating.md: `make register WORKERS=1`,
     `tools.manage register --workers 1`)."""
     client = ManagementClient(server.management_url)
     register(server, name)
@@ -228,9 +228,9 @@ def max_retry_timeout_seconds() -> float:
 def test_a_model_that_cannot_load_turns_ping_unhealthy_max_retry_timeout_after_its_first_failure(
     tmp_path, tiny_bert_dir
 ):
-    """README: `maxRetryTimeoutInSec` (30 s) after a worker first fails to load, /ping answers 500 Unhealthy.
-    TorchServe starts that clock at the first failure (`Auto recovery start timestamp: <ms>` in its log), so every
-    /ping sent after it + 30 s must be unhealthy."""
+    """docs/operating.md: `maxRetryTimeoutInSec` (model-config.yaml) after a worker first fails to load, /ping
+    answers 500 Unhealthy. TorchServe starts that clock at the first failure (`Auto recovery start timestamp: <ms>`
+    in its log), so every /ping sent after it + `maxRetryTimeoutInSec` must be unhealthy."""
     config = tmp_path / "broken-model-config.yaml"
     config.write_text((ROOT / "model-config.yaml").read_text().replace("max_length: 256", "max_length: 3"))
     store = tmp_path / "store"
@@ -261,7 +261,7 @@ def test_a_model_that_cannot_load_turns_ping_unhealthy_max_retry_timeout_after_i
 
 
 def test_json_log_format_writes_one_json_object_per_line(model_store):
-    server = LocalTorchServe(model_store=model_store, log_config=ROOT / "log4j2-json.xml")
+    server = LocalTorchServe(model_store=model_store, log_config=ROOT / "log4j2-json.xml", env=EVERY_BATCH_LOGGED)
     server.start("tiny=tiny_batching.mar")
     try:
         wait_ready(ManagementClient(server.management_url), "tiny", inference_url=server.inference_url, timeout=240)

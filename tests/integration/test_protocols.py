@@ -128,7 +128,7 @@ def test_oip_errors_are_oip_error_objects_with_our_status(server, body, status, 
 
 
 def test_oip_routes_torchserve_answers_itself_or_not_at_all(server):
-    """README "Other protocols": what TorchServe 0.12 does with the calls OIP clients make besides infer."""
+    """docs/protocols.md: what TorchServe 0.12 does with the calls OIP clients make besides infer."""
     get = lambda path: requests.get(server.inference_url + path, timeout=10)  # noqa: E731
     assert get("/v2/health/live").json() == {"live": True}
     assert get("/v2/health/ready").json() == {"ready": True}  # hard-coded in TorchServe: never false
@@ -228,7 +228,11 @@ def test_grpc_predictions_classifies_several_texts(server, stubs, channel):
 def test_grpc_predictions_error_is_status_ok_with_our_error_object(stubs, channel):
     # TorchServe's GRPCJob ignores a request's status (only a whole failed batch becomes a gRPC error).
     answer = json.loads(grpc_predict(stubs, channel, b'{"data": ["a", 3]}'))
-    assert answer == {"code": 400, "type": "InvalidInput", "message": "data[1] must be a string, got a number"}
+    assert answer == {
+        "code": 400,
+        "type": "InvalidInput",
+        "message": "data[1] must be a string or a text pair object, got a number",
+    }
 
 
 def test_grpc_model_infer_classifies_several_texts(server, stubs, channel):

@@ -143,7 +143,7 @@ def test_a_body_over_the_limit_is_refused_by_the_frontend_before_it_is_sent(serv
         connection.endheaders()  # headers only: the body is never sent
         response = connection.getresponse()
         assert response.status == 413
-        assert response.read() == b""  # the frontend's own 413 has no body (README "Reliability and limits")
+        assert response.read() == b""  # the frontend's own 413 has no body (docs/reliability.md)
     finally:
         connection.close()
     assert predict(json={"text": "still serving"}).status_code == 200

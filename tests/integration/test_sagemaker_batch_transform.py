@@ -60,7 +60,7 @@ def opt_ml(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def serve(opt_ml, tmp_path_factory):
-    # README "Batch Transform": a mini-batch of many lines needs higher per-request caps. fp32 on both sides:
+    # docs/sagemaker.md "Batch Transform": a mini-batch of many lines needs higher per-request caps. fp32 on both sides:
     # bf16 scores move by up to 0.005 with how texts fall into micro-batches, and order is checked by score.
     instance = start_serve(
         opt_ml,

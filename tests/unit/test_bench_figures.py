@@ -1,4 +1,4 @@
-"""Sizing figures read from the committed `make bench` report (docs/bench.md)."""
+"""Sizing figures read from the committed `make bench` report (docs/reports/bench.md)."""
 
 from __future__ import annotations
 

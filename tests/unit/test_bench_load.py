@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import socket
 import threading
@@ -77,3 +78,12 @@ def test_closed_loop_against_a_local_server_is_bounded_and_counts_errors():
     assert result.texts_per_second > 0
     assert (slow.requests, slow.unfinished, slow.error_count) == (0, 2, 0)
     assert slow.seconds < 0.9
+
+
+def test_grouped_payloads_send_several_texts_per_request_and_count_them():
+    from bench.load import grouped_payloads
+
+    singles = json_payloads(["a", "b", "c", "d", "e"], tokens=[3, 4, 5, 6, 7], flops=[1.0, 2.0, 3.0, 4.0, 5.0])
+    grouped = grouped_payloads(singles, 2)
+    assert [json.loads(p.body) for p in grouped] == [{"data": ["a", "b"]}, {"data": ["c", "d"]}]  # no short tail
+    assert [(p.texts, p.tokens, p.flops) for p in grouped] == [(2, 7, 3.0), (2, 11, 7.0)]

@@ -43,3 +43,17 @@ def test_every_planned_variant_and_grid_workload_exists(plan):
     assert set(plan.variants) <= set(known)
     assert {name for name, _, _ in plan.ceiling_grid} == {name for name, _ in plan.ceiling_samples}
     assert plan.headline_concurrency in plan.concurrencies
+
+
+def test_the_bench_waits_for_a_quiet_machine_and_refuses_a_busy_one(monkeypatch):
+    import psutil
+
+    from bench.__main__ import wait_until_quiet
+
+    readings = iter([80.0, 5.0])
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: next(readings))
+    assert wait_until_quiet(90.0, seconds=60) == 5.0
+    assert wait_until_quiet(3.0, seconds=0) == 3.0
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 90.0)
+    with pytest.raises(SystemExit, match="busy"):
+        wait_until_quiet(90.0, seconds=0)

@@ -98,3 +98,74 @@ def test_protocols_are_compared_with_predictions_and_survive_the_raw_results(tmp
     write_report(data, tmp_path)
     assert report_main([str(tmp_path / "bench-results.json"), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "bench.md").read_text() == (tmp_path / "bench.md").read_text()
+
+
+def engine_results() -> Results:
+    """`sample_results` with engine ceilings (torch fp32, ONNX Runtime int8, as served: 2x1, batch 8, arrival),
+    an `auto` variant serving int8 with its CPU per request by process, and three starts."""
+    from bench.processes import RequestCost
+    from bench.records import CeilingPoint, ServedPoint, StartRecord
+    from tests.unit.bench_results import measured, variant
+
+    data = sample_results()
+    data.model.shipped_config = {"batchSize": 8}
+    data.ceiling += [
+        CeilingPoint("short", "fp32", "2x1", 8, "arrival", 100.0, 1e10, 2, 0.0, "torch", 20.0),
+        CeilingPoint("short", "int8", "2x1", 8, "arrival", 400.0, 4e10, 2, 0.0, "onnxruntime", 0.5),
+        CeilingPoint("short", "int8", "2x1", 16, "sorted", 999.0, 9e10, 2, 0.0, "onnxruntime", 0.4),
+        CeilingPoint("mixed", "int8", "2x1", 8, "arrival", 118.75, 1e10, 2, 0.9, "onnxruntime", 2.0),
+    ]
+    auto = variant("auto", "auto", 12.0, "int8")
+    auto.engine, auto.env = "onnxruntime", {}
+    data.variants.append(auto)
+    point = measured(300.0)
+    point.cost = RequestCost(0.25, [0.3, 0.35], 0.4)
+    data.served += [ServedPoint("auto", "short", 16, point), ServedPoint("auto", "mixed", 16, measured(95.0))]
+    data.starts = [StartRecord("auto", 11.0, "onnxruntime-int8", "probe (...)") for _ in range(2)]
+    return data
+
+
+def test_engine_ceilings_are_the_served_layout_and_batch_and_auto_is_judged_against_the_best():
+    from bench.report.lookups import best_engine_ceiling, engine_ceiling, served_as
+
+    data = engine_results()
+    assert served_as(data, "auto") == "onnxruntime-int8"
+    assert engine_ceiling(data, "onnxruntime-int8", "short").texts_per_second == 400.0  # not the sorted 16
+    assert best_engine_ceiling(data, "short").variant == "onnxruntime-int8"
+    text = render_markdown(data)
+    assert "| served auto / best engine's in-process ceiling (onnxruntime-int8), short, c=16 | 0.75× |" in text
+    assert "| ≥ 0.6 | **met** |" in text
+    assert "| served auto / best engine's in-process ceiling (onnxruntime-int8), mixed, c=16 | 0.80× ‡ |" in text
+    # frontend 0.25 + workers 0.65 - model 0.5 (the int8 ceiling's CPU per text, one text per request)
+    assert "| served auto: server CPU per request outside the model, short, c=16 | 0.40 ms | ≤ 0.3 ms |" in text
+    assert "| auto: the same variant on every start | 3 of 3 starts: onnxruntime-int8 | every start | **met** |" in text
+    assert "| served auto / fastest served engine variant (bf16), short, c=16 | 1.67× | ≥ 0.9 | **met** |" in text
+    assert (
+        "| auto | onnxruntime-int8 | short | 300.0 | 0.75× | 0.75× | 0.25 | 0.30 + 0.35 | 0.40 | 0.50 | 0.40 |" in text
+    )
+
+
+def test_a_start_that_chose_another_variant_fails_the_same_choice_target():
+    from bench.records import StartRecord
+
+    data = engine_results()
+    data.starts.append(StartRecord("auto", 11.0, "torch-bf16", "probe (...)"))
+    assert "| auto: the same variant on every start | not all of 4 starts: onnxruntime-int8, torch-bf16 |" in (
+        render_markdown(data)
+    )
+
+
+def test_a_share_of_peak_above_100_percent_is_marked_and_explained():
+    data = sample_results()
+    data.peaks.fp32 = 1e9  # a peak measured far too low
+    text = render_markdown(data)
+    assert "| 0.90× | 9.0 | 900% § |" in text
+    assert "above 100%, which a real peak cannot be" in text
+
+
+def test_a_busy_machine_is_named_before_any_figure():
+    data = sample_results()
+    assert "Disturbed run" not in render_markdown(data)
+    data.machine.busy_percent_before = 60.0
+    text = render_markdown(data)
+    assert text.index("**Disturbed run**") < text.index("## Machine and model")

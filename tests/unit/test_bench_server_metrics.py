@@ -60,3 +60,13 @@ def test_worker_facts_from_the_model_log():
     log = "loaded model from /x on cpu: labels=a,b dtype=bfloat16 torch_threads=2 settings=Settings(...)\n" * 2
     assert worker_facts(log) == {"dtype": "bfloat16", "torch_threads": 2, "workers_logged": 2}
     assert worker_facts("nothing") == {}
+
+
+def test_worker_facts_name_the_probing_workers_figures_not_the_reader_of_its_record():
+    line = "loaded model from /x on cpu: labels=a engine={e} dtype={d} torch_threads=1 forward=padded chosen by {how} cpu=avx2 settings=S\n"  # noqa: E501
+    probed = line.format(e="onnxruntime", d="int8", how="probe (3 rounds; onnxruntime-int8 0.40 = 1/2/3 ms)")
+    read = line.format(e="onnxruntime", d="int8", how="this host's recorded probe (3 rounds; ...)")
+    facts = worker_facts(probed + read)
+    assert facts["chosen_by"] == "probe (3 rounds; onnxruntime-int8 0.40 = 1/2/3 ms)"
+    assert (facts["engine"], facts["dtype"], facts["cpu_isa"]) == ("onnxruntime", "int8", "avx2")
+    assert worker_facts(read)["chosen_by"].startswith("this host's recorded probe")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.accuracy import held_out_items
-from bench.workloads import STRATUM, build_workload
+from bench.workloads import PAIR_WORKLOAD, STRATUM, build_workload, measure_tokens, request_documents
 from training.corpus import Article, load_corpus
 
 pytestmark = pytest.mark.unit
@@ -93,3 +93,27 @@ def test_packaged_corpus_reads_the_same_in_the_bench_as_in_training():
     assert "sports" not in {article.label for article in corpus}
     long = build_workload("long", corpus, len(corpus))
     assert not any("\ufffd" in text for text in long.texts)  # every byte decoded, none replaced
+
+
+def test_the_pair_workload_is_each_articles_headline_and_its_body():
+    corpus = articles()
+    workload = build_workload(PAIR_WORKLOAD, corpus, 12, seed=3)
+    assert workload.texts == build_workload(PAIR_WORKLOAD, corpus, 12, seed=3).texts
+    for query, passage in zip(workload.texts, workload.pairs, strict=True):
+        assert query.startswith("Headline")
+        assert passage.startswith("Body of article")
+        assert query.split()[1] == passage.split()[3].rstrip(".")  # the same article
+    documents = request_documents(workload)
+    assert documents[0] == {"text": workload.texts[0], "text_pair": workload.pairs[0]}
+    assert request_documents(build_workload("short", corpus, 2))[0].keys() == {"text"}
+
+
+def test_pair_tokens_are_the_pair_as_the_tokenizer_encodes_it_truncated(tiny_bert_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    long = [Article("t/1.txt", "t", "Headline one\n\n" + "word " * 300)]
+    workload = measure_tokens(build_workload(PAIR_WORKLOAD, long + articles(3), 4), tokenizer, 64)
+    whole = tokenizer(workload.texts, workload.pairs)["input_ids"]
+    assert workload.tokens == [min(len(row), 64) for row in whole]
+    assert 64 in workload.tokens

@@ -134,7 +134,7 @@ def test_oip_id_parameters_and_outputs_reach_the_protocol():
     ("document", "status", "message"),
     [
         ({"inputs": [tensor([1.5], datatype="FP32")]}, 400, "datatype must be BYTES"),
-        ({"inputs": [tensor(["a"]), tensor(["b"])]}, 400, "exactly one input tensor"),
+        ({"inputs": [tensor(["a"]), tensor(["b"])]}, 400, "or two named 'text' and 'text_pair'"),
         ({"inputs": [tensor(["a", "b"], [3])]}, 400, "shape"),
         ({"inputs": [tensor(["a", 7])]}, 400, "element 1 must be a string"),
         ({"inputs": [tensor(["a"])], "outputs": [{"name": "logits"}]}, 400, "outputs[0] must name one of"),

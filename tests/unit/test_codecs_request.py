@@ -440,7 +440,7 @@ def test_body_whose_only_text_is_empty_names_the_text():
     ],
 )
 def test_non_string_item_is_a_400_naming_its_index(document, where, kind):
-    with pytest.raises(InvalidInput, match=f"{where} must be a string, got {kind}"):
+    with pytest.raises(InvalidInput, match=f"{where} must be a string or a text pair object, got {kind}"):
         decode(as_json(document))
 
 
@@ -464,8 +464,8 @@ def test_not_exactly_one_text_field_is_a_400(document):
     ("document", "message"),
     [
         ({"text": ["a list"]}, "field 'text' must be a string, got a list"),
-        ({"data": 5}, "field 'data' must be a string or a list of strings, got a number"),
-        ({"inputs": {"text": "x"}}, "field 'inputs' must be a string or a list of strings, got an object"),
+        ({"data": 5}, "field 'data' must be a string, a text pair object or a list of them, got a number"),
+        ({"inputs": {"text": "x"}}, "inputs must be a string or a text pair object, got an object"),
         ({"text": None}, "field 'text' must be a string, got null"),
     ],
 )

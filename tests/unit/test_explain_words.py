@@ -78,3 +78,29 @@ def test_a_words_attribution_is_the_sum_of_its_pieces():
     words = [Word(0, 5, 1, 3), Word(6, 8, 3, 4)]
 
     assert word_attributions(words, [0.0, 0.25, 0.5, -1.0, 0.0]) == [0.75, -1.0]
+
+
+@pytest.fixture(scope="module", params=["bpe", "unigram"])
+def space_carrying_tokenizer(request):
+    """A byte-level BPE (RoBERTa's kind) or a Metaspace unigram (SentencePiece's kind): each carries the space
+    before a word in the word's first piece, and a run of spaces gives a piece of only whitespace."""
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.architectures import ROBERTA_SPECIALS, train_tokenizer
+
+    corpus = ["Shares in the bank rose after profits beat forecasts.", "The striker scored twice in the final."] * 20
+    backend = train_tokenizer(request.param, ROBERTA_SPECIALS, corpus)
+    return PreTrainedTokenizerFast(tokenizer_object=backend, cls_token="<s>", sep_token="</s>", pad_token="<pad>")
+
+
+def test_words_of_space_carrying_tokenizers_hold_no_whitespace_and_every_piece_counts(space_carrying_tokenizer):
+    text = "Shares  rose after the final.  "
+
+    read = read_text(space_carrying_tokenizer, text, 64)
+
+    words = [text[word.start : word.end] for word in read.words]
+    assert words == [word.strip() for word in words]
+    assert " ".join(words).replace(" .", ".") == "Shares rose after the final."
+    # The pieces of the words follow each other and cover every piece between <s> and </s>.
+    assert [word.first for word in read.words] == [1, *(word.stop for word in read.words[:-1])]
+    assert read.words[-1].stop == len(read.token_ids) - 1

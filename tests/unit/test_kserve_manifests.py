@@ -1,4 +1,4 @@
-"""deploy/kserve/*.yaml: generated from docs/bench.md (committed files must be what the generator writes), sized
+"""deploy/kserve/*.yaml: generated from docs/reports/bench.md (committed files must be what the generator writes), sized
 from it, lint-clean, and — in the kserve SDK's own virtualenv — loadable into the SDK's model classes."""
 
 from __future__ import annotations

@@ -16,11 +16,13 @@ from bert_classifier.model import BatchStats
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-STATS = BatchStats(texts=5, real_tokens=40, padded_tokens=50, truncated=1, tokenize_seconds=0.002, model_seconds=0.03)
+STATS = BatchStats(
+    texts=5, pairs=3, real_tokens=40, padded_tokens=50, truncated=1, tokenize_seconds=0.002, model_seconds=0.03
+)
 
 
 def test_a_batch_contributes_its_counts_and_one_error_counter_per_error_type():
-    outcome = BatchOutcome([], STATS, Counter({"InvalidInput": 2, "PayloadTooLarge": 1}), 2, 1.5)
+    outcome = BatchOutcome([], STATS, Counter({"InvalidInput": 2, "PayloadTooLarge": 1}), 2, 1.5, ranked=2)
     metrics = {(m.name, m.error_type): m for m in batch_metrics(4, outcome)}
 
     counts = {name: metric.value for (name, error_type), metric in metrics.items() if error_type is None}
@@ -28,6 +30,8 @@ def test_a_batch_contributes_its_counts_and_one_error_counter_per_error_type():
         "bert_batches_total": 1,
         "bert_requests_total": 4,
         "bert_texts_total": 5,
+        "bert_text_pairs_total": 3,
+        "bert_reranked_documents_total": 2,
         "bert_tokens_total": 40,
         "bert_padded_tokens_total": 50,
         "bert_truncated_texts_total": 1,

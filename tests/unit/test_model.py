@@ -300,12 +300,12 @@ def test_cuda_out_of_memory_splits_the_rows_once_with_the_same_results(sharp, mo
     real_forward = classifier._forward
     seen_sizes = []
 
-    def forward_that_runs_out_of_memory_on_big_batches(groups):
+    def forward_that_runs_out_of_memory_on_big_batches(groups, types=None):
         rows = sum(len(group) for group in groups)
         seen_sizes.append(rows)
         if rows > len(texts) // 2 + 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(groups)
+        return real_forward(groups, types)
 
     monkeypatch.setattr(classifier, "_forward", forward_that_runs_out_of_memory_on_big_batches)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
@@ -316,7 +316,7 @@ def test_cuda_out_of_memory_splits_the_rows_once_with_the_same_results(sharp, mo
 
 
 def test_cuda_out_of_memory_is_raised_when_the_halves_do_not_fit_either(sharp, monkeypatch):
-    def always_out_of_memory(groups):
+    def always_out_of_memory(groups, types=None):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
     monkeypatch.setattr(sharp, "_forward", always_out_of_memory)

@@ -21,25 +21,28 @@ def torch_model(tiny_bert_dir):
     return AutoModelForSequenceClassification.from_pretrained(str(tiny_bert_dir)).eval()
 
 
-def run(path, ids: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+def run(path, inputs: dict[str, torch.Tensor]) -> np.ndarray:
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    return session.run(None, {name: value.numpy() for name, value in inputs.items()})[0]
 
 
-def test_the_export_takes_token_ids_and_a_mask_of_any_batch_and_length(tiny_engines_dir):
+def test_the_export_takes_token_ids_a_mask_and_token_types_of_any_batch_and_length(tiny_engines_dir):
     session = onnxruntime.InferenceSession(str(tiny_engines_dir / "model.onnx"), providers=["CPUExecutionProvider"])
     inputs = {i.name: i for i in session.get_inputs()}
-    assert set(inputs) == {"input_ids", "attention_mask"}
+    assert set(inputs) == {"input_ids", "attention_mask", "token_type_ids"}  # BERT's tokenizer gives types
     assert all(isinstance(size, str) for i in inputs.values() for size in i.shape)  # symbolic: batch, sequence
     assert [o.name for o in session.get_outputs()] == ["logits"]
 
 
+@pytest.mark.parametrize("pairs", [False, True])
 @pytest.mark.parametrize("lengths", [[2], [5, 5, 5], [61, 30, 7, 3], [9] * 17])
-def test_fp32_logits_equal_the_torch_model_on_padded_batches(tiny_engines_dir, torch_model, lengths):
-    ids, mask = _example(len(lengths), lengths, torch_model.config.vocab_size)
+def test_fp32_logits_equal_the_torch_model_on_padded_batches(tiny_engines_dir, torch_model, lengths, pairs):
+    inputs = _example(len(lengths), lengths, torch_model.config.vocab_size, with_types=True)
+    if not pairs:
+        inputs["token_type_ids"] = torch.zeros_like(inputs["token_type_ids"])
     with torch.inference_mode():
-        expected = torch_model(input_ids=ids, attention_mask=mask).logits.numpy()
-    np.testing.assert_allclose(run(tiny_engines_dir / "model.onnx", ids, mask), expected, atol=1e-5)
+        expected = torch_model(**inputs).logits.numpy()
+    np.testing.assert_allclose(run(tiny_engines_dir / "model.onnx", inputs), expected, atol=1e-5)
 
 
 def test_int8_is_quantized_smaller_and_close(tiny_engines_dir, torch_model):
@@ -47,8 +50,8 @@ def test_int8_is_quantized_smaller_and_close(tiny_engines_dir, torch_model):
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
     assert int8.stat().st_size < 0.5 * fp32.stat().st_size
-    ids, mask = _example(3, [20, 11, 4], torch_model.config.vocab_size)
-    np.testing.assert_allclose(run(int8, ids, mask), run(fp32, ids, mask), atol=0.05)
+    inputs = _example(3, [20, 11, 4], torch_model.config.vocab_size, with_types=True)
+    np.testing.assert_allclose(run(int8, inputs), run(fp32, inputs), atol=0.05)
 
 
 def test_the_parity_check_catches_an_export_of_another_model(tiny_engines_dir, torch_model, tmp_path):

@@ -82,9 +82,9 @@ def test_a_batch_over_max_packed_tokens_is_split_into_several_forwards(sharp, mo
     forwards = []
     real_logits = classifier.engine.packed_bert.logits
 
-    def counting_logits(groups):
+    def counting_logits(groups, types=None):
         forwards.append(sum(len(row) for group in groups for row in group))
-        return real_logits(groups)
+        return real_logits(groups, types)
 
     monkeypatch.setattr(model_module, "MAX_PACKED_TOKENS", 100)
     monkeypatch.setattr(classifier.engine.packed_bert, "logits", counting_logits)

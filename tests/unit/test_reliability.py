@@ -7,6 +7,7 @@ import gzip
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from reliability.canary import CANARY, scan_logs
 from reliability.cases import SOURCES, Case, raw
 from reliability.catalog import build_catalog
 from reliability.catalog_contract import CONTRACT_BAD_INPUTS, contract_cases
+from reliability.drain import unanswered_at
 from reliability.faults import proposed_max_retry
 from reliability.http import RawRequest, Reply, encode_request, send
 from reliability.limits import Limits, read_limits
@@ -41,11 +43,18 @@ from reliability.soak import BAD_EVERY, grown, growth, soak_mix, soakable
 from reliability.traffic import body_kind, good_requests, neighbours, parse_results, same_answer
 from reliability.verdicts import (
     CPU_BOUND_SECONDS,
+    FAST_REJECTION_SECONDS,
+    NO_NEIGHBOURS,
+    NOT_SHARED,
+    REFUSED,
+    SHARED,
     judge_case,
     judge_drain,
     judge_load,
+    judge_overload,
     judge_soak,
     judge_unloadable,
+    neighbours_evidence,
 )
 
 pytestmark = pytest.mark.unit
@@ -240,6 +249,30 @@ def test_a_frontend_limit_is_held_to_torchserves_own_500_and_its_echo_is_not_a_p
     assert judge_case(limit, harmed) == ["1 of 1 neighbours harmed (503)"]
 
 
+def test_neighbours_count_as_unharmed_only_where_they_shared_the_bad_inputs_batch():
+    case = raw("c", "issue", "", b"x", "text/plain", 400, error_type="InvalidInput")
+    typed = Answer(400, 0.1, "error", error_type="InvalidInput", message="m")
+    results = {
+        SHARED: _case_result(case, typed, shared_batch="yes"),
+        REFUSED: _case_result(case, typed, shared_batch="refused"),
+        NO_NEIGHBOURS: _case_result(case, typed, neighbours=[], shared_batch="unknown"),
+        NOT_SHARED: _case_result(case, typed, shared_batch="no"),
+    }
+    assert {evidence: neighbours_evidence(result) for evidence, result in results.items()} == {
+        evidence: evidence for evidence in results
+    }
+    assert judge_case(case, results[NOT_SHARED]) == ["neighbours unharmed but not shown to share its batch (batch: no)"]
+    assert judge_case(case, _case_result(case, typed, shared_batch="unknown"))
+    assert [judge_case(case, results[evidence]) for evidence in (SHARED, REFUSED, NO_NEIGHBOURS)] == [[], [], []]
+    for result in results.values():
+        result.problems = judge_case(case, result)
+    run = RunResult(command="python -m reliability", started="now", quick=True, machine={}, limits={})
+    run.cases = list(results.values())
+    summary = "| neighbours unharmed, in the bad input's batch | 1 of 4 kinds (1 neighbours); not counted: batch not "
+    assert summary + "shared 1, no neighbours 1, refused before batching 1 | **no** |" in render_markdown(run)
+    assert "| 1/1 (refused before batching) | refused |" in render_markdown(run)
+
+
 def test_a_refusal_by_closing_the_connection_holds_only_where_allowed_and_200s_are_counted():
     closing = raw("c", "code", "", b"x", "text/plain", 413, typed=False, closes_ok=True)
     assert judge_case(closing, _case_result(closing, Answer(0, 1.0, "none", error="reset"))) == []
@@ -263,10 +296,40 @@ def test_load_verdicts_name_unexpected_statuses_and_late_answers():
     ]
 
 
+def test_overload_503s_must_be_fast():
+    def run(p99_503: float) -> LoadSummary:
+        return LoadSummary("4x", 100, 10, 3, {"200": 1, "503": 2}, {"200": {"max": 2.0}, "503": {"p99": p99_503}},
+                           deadline_seconds=10)  # fmt: skip
+
+    def overload(summary: LoadSummary) -> OverloadResult:
+        return OverloadResult(25, 16, 10, 10, 80, [summary], 200, 0.1, None, None, None)
+
+    assert judge_overload(overload(run(FAST_REJECTION_SECONDS))) == []
+    assert judge_overload(overload(run(FAST_REJECTION_SECONDS + 0.5))) == ["4x: slow 503s (p99 1.50 s, bound 1 s)"]
+
+
+def test_a_drain_holds_only_with_a_request_still_unanswered_at_sigterm():
+    moment = 100.0
+    replies = [Reply(200, finished=moment - 1), Reply(200, finished=moment + 1), Reply(error="thread-hung")]
+    assert unanswered_at(replies, moment, sent=4) == 3  # one answered after, one hung, one never came back
+    assert judge_drain(DrainResult(12, 12, {"200": 12}, 0, 3.0, unanswered_at_signal=0)) == [
+        "no request was still unanswered at SIGTERM (0 of 12): nothing was drained"
+    ]
+
+
+def test_send_records_when_the_exchange_ended():
+    port, _ = _one_shot_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    before = time.perf_counter()
+    reply = send(f"http://127.0.0.1:{port}", RawRequest(body=b"x"), 5)
+    assert before < reply.finished <= time.perf_counter()
+
+
 def test_drain_unloadable_and_soak_verdicts():
-    assert judge_drain(DrainResult(12, 12, {"200": 12}, 0, 3.0)) == []
-    assert judge_drain(DrainResult(12, 0, {"reset": 12}, 0, 3.0)) == ["12 of 12 accepted requests lost (12× reset)"]
-    assert judge_drain(DrainResult(1, 1, {"200": 1}, None, None)) == [
+    assert judge_drain(DrainResult(12, 12, {"200": 12}, 0, 3.0, unanswered_at_signal=9)) == []
+    assert judge_drain(DrainResult(12, 0, {"reset": 12}, 0, 3.0, unanswered_at_signal=12)) == [
+        "12 of 12 accepted requests lost (12× reset)"
+    ]
+    assert judge_drain(DrainResult(1, 1, {"200": 1}, None, None, unanswered_at_signal=1)) == [
         "exit status None, expected 0",
         "did not exit within 30 s",
     ]
@@ -372,7 +435,7 @@ def _run_result() -> RunResult:
     holding.name = "contract-1"
     result = RunResult(command="python -m reliability", started="now", quick=True, machine={"cpu": "x"}, limits={})
     result.cases = [failing, holding]
-    result.drain = DrainResult(12, 0, {"reset": 12}, 0, 2.0, ["12 of 12 accepted requests lost (12× reset)"])
+    result.drain = DrainResult(12, 0, {"reset": 12}, 0, 2.0, ["12 of 12 accepted requests lost (12× reset)"], 12)
     full = '{"code": 503, "type": "ServiceUnavailableException", "message": "Model \\"bert\\" has no worker"}'
     overload = LoadSummary("4x", 160, 20, 3200, {"200": 800, "503": 2400}, {"200": {"p50": 1, "p99": 2, "max": 3}},
                            deadline_seconds=10)  # fmt: skip
@@ -397,9 +460,11 @@ def test_records_round_trip_through_json():
 def test_the_report_summarises_every_check_and_names_what_failed():
     result = _run_result()
     text = render_markdown(result)
-    assert "| neighbours harmed | 1 of 2 in 1 kinds | **no** |" in text
+    assert "| neighbours unharmed, in the bad input's batch | 1 of 2 kinds (1 neighbours) | **no** |" in text
     assert "| answered as the contract says | 1 of 2 kinds | **no** |" in text
-    assert "| SIGTERM to `serve`: requests lost, exit | 12 of 12; exit 0 after 2.0 s | **no** |" in text
+    assert (
+        "| SIGTERM to `serve`: requests lost, exit | 12 of 12; exit 0 after 2.0 s; unanswered at SIGTERM: 12 |" in text
+    )
     assert "| model that cannot load: /ping Healthy for | 38.0 s | **no** |" in text
     assert "| `issue-1` | issue | a lone surrogate |" in text
     assert "| ts_log.log | text | 1 | `[ERROR] in string: 'a <CANARY>'` |" in text

@@ -112,6 +112,42 @@ def test_output_fn_refuses_an_accept_it_cannot_produce(model):
         output_fn(predict_fn(input_fn(b'{"text": "x"}', "application/json"), model), "image/png")
 
 
+PROTOCOL_REQUESTS = {
+    "native": {"data": TEXTS, "parameters": {"top_k": 2}},
+    "kserve-v1": {"instances": [TEXTS[0], {"text": TEXTS[1]}]},
+    "open-inference": {
+        "id": "request-7",
+        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": TEXTS[:2]}],
+        "outputs": [{"name": "label"}, {"name": "score"}],
+    },
+}
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOL_REQUESTS))
+def test_each_protocol_is_answered_in_its_own_shape_as_the_torchserve_path_answers(model, reference, protocol):
+    payload = json.dumps(PROTOCOL_REQUESTS[protocol])
+
+    body, content_type = output_fn(predict_fn(input_fn(payload, "application/json"), model), "application/json")
+
+    expected = reference.handle(Request(payload, "application/json"))
+    assert (body, content_type) == (expected.body, expected.content_type)
+    answer = json.loads(body)
+    if protocol == "kserve-v1":
+        assert [set(p) for p in answer["predictions"]] == [{"label", "label_id", "score", "truncated"}] * 2
+    elif protocol == "open-inference":
+        assert answer["id"] == "request-7"
+        assert [(o["name"], o["shape"]) for o in answer["outputs"]] == [("label", [2]), ("score", [2])]
+
+
+def test_an_oip_answer_that_needs_a_response_header_is_refused_not_sent_without_it(model):
+    request = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["one"]}],
+               "outputs": [{"name": "label", "parameters": {"binary_data": True}}]}  # fmt: skip
+    parsed = input_fn(json.dumps(request), "application/json")
+
+    with pytest.raises(NotAcceptable, match="Inference-Header-Content-Length"):
+        output_fn(predict_fn(parsed, model), "application/json")
+
+
 @pytest.fixture
 def aws_toolkit(monkeypatch):
     """A stand-in for `sagemaker_inference.errors` with the toolkit's exception signature."""
@@ -153,6 +189,20 @@ def test_a_fault_in_predict_fn_is_logged_by_type_and_frames_never_its_message(mo
     assert "unexpected RuntimeError in predict_fn" in caplog.text
     assert "in broken" in caplog.text  # the frame that raised
     assert secret not in caplog.text
+
+
+def test_inside_the_aws_container_errors_have_the_shape_of_the_requests_protocol(aws_toolkit, model):
+    tensor = {"name": "text", "datatype": "BYTES", "shape": [1], "data": [7]}
+    with pytest.raises(aws_toolkit) as bad_tensor:
+        input_fn(json.dumps({"inputs": [tensor]}), "application/json")
+    assert bad_tensor.value.status_code == 400
+    assert set(json.loads(bad_tensor.value.message)) == {"error"}
+
+    parsed = input_fn(json.dumps({"instances": ["one"]}), "application/json")
+    with pytest.raises(aws_toolkit) as not_acceptable:
+        output_fn(predict_fn(parsed, model), "text/csv")
+    assert not_acceptable.value.status_code == 406
+    assert set(json.loads(not_acceptable.value.message)) == {"error"}
 
 
 @pytest.mark.parametrize(

@@ -168,10 +168,10 @@ class TokenizerPanic(BaseException):
 def test_a_tokenizer_panic_is_that_requests_500_and_the_others_are_answered(service, monkeypatch):
     original = service.classifier.encode
 
-    def encode(texts):
+    def encode(texts, pairs=()):
         if POISON in texts:
             raise TokenizerPanic("called `Option::unwrap()` on a `None` value")
-        return original(texts)
+        return original(texts, pairs)
 
     monkeypatch.setattr(service.classifier, "encode", encode)
 
@@ -182,7 +182,7 @@ def test_a_tokenizer_panic_is_that_requests_500_and_the_others_are_answered(serv
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
 def test_signals_that_stop_the_process_are_not_swallowed(service, monkeypatch, stop):
-    def encode(texts):
+    def encode(texts, pairs=()):
         raise stop
 
     monkeypatch.setattr(service.classifier, "encode", encode)
@@ -357,7 +357,9 @@ def test_response_phrase(service):
 def test_warm_up_runs_a_prediction_without_logging_a_batch(service, monkeypatch, caplog):
     seen = []
     original = service.classifier.encode
-    monkeypatch.setattr(service.classifier, "encode", lambda texts: seen.append(list(texts)) or original(texts))
+    monkeypatch.setattr(
+        service.classifier, "encode", lambda texts, pairs=(): seen.append(list(texts)) or original(texts, pairs)
+    )
 
     with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
         service.warm_up()
@@ -400,9 +402,23 @@ def test_batch_log_line_has_the_counts_but_never_the_input_text(service, caplog)
 
 def test_log_batch_false_suppresses_the_batch_line(service, caplog):
     with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
-        service.handle_batch([good()], log_batch=False)
+        service.handle_batch([good(), Request(b"{", "application/json")], log_batch=False)
 
     assert "batch requests=" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("batch_log", "clean", "with_error"), [("errors", False, True), ("all", True, True), ("off", False, False)]
+)
+def test_batch_log_decides_which_batches_get_a_line(tiny_bert_dir, caplog, batch_log, clean, with_error):
+    service = InferenceService.load(tiny_bert_dir, Settings(batch_log=batch_log))
+    logged = []
+    for batch in ([good()], [good(), Request(b"{", "application/json")]):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=SERVICE_LOGGER):
+            service.handle_batch(batch)
+        logged.append("batch requests=" in caplog.text)
+    assert logged == [clean, with_error]
 
 
 def test_batch_stats_are_reported(service):

@@ -239,3 +239,17 @@ def test_without_the_frontends_property_sagemaker_custom_attributes_ask(service,
     [answer] = predict(service, [request(GOOD, headers)])
 
     assert explained(answer) is asked
+
+
+def test_torchserves_per_batch_prediction_time_line_is_dropped_and_our_metrics_still_flow(service, caplog):
+    """TorchServe's worker logs `PredictionTime` once per batch (stdout, parsed again by the frontend); the handler
+    filters that line out of TorchServe's metrics logger, whose other lines carry our metrics to /metrics."""
+    import logging
+
+    metrics_logger = "ts.metrics.caching_metric"
+    with caplog.at_level(logging.INFO, logger=metrics_logger):
+        assert predict(service, [request(GOOD, {"Content-Type": "application/json"})])[0][0] == 200
+        service.context.metrics.add_counter("bert_batches_total", 1)
+    lines = [record.getMessage() for record in caplog.records if record.name == metrics_logger]
+    assert not any(line.startswith("[METRICS]PredictionTime.") for line in lines)
+    assert any(line.startswith("[METRICS]bert_batches_total.") for line in lines)

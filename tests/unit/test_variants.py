@@ -13,13 +13,14 @@ from bert_classifier.errors import InvalidArtifacts
 pytestmark = pytest.mark.unit
 
 
-def folder(tmp_path, onnx=("fp32", "int8"), eligible=None):
+def folder(tmp_path, onnx=("fp32", "int8"), eligible=None, mode="measured"):
     """A model folder with the named ONNX files and, when `eligible` is given, an engines.json."""
+    tmp_path.mkdir(exist_ok=True)
     for precision in onnx:
         (tmp_path / ONNX_FILES[precision]).write_bytes(b"")
     if eligible is not None:
         rows = [{"variant": name, "eligible": ok} for name, ok in eligible.items()]
-        (tmp_path / MANIFEST).write_text(json.dumps({"gate": {"mode": "measured"}, "variants": rows}))
+        (tmp_path / MANIFEST).write_text(json.dumps({"gate": {"mode": mode}, "variants": rows}))
     return tmp_path
 
 
@@ -41,9 +42,17 @@ def test_a_variant_the_gate_refused_is_no_candidate_for_auto(tmp_path):
     assert names(model_dir, native_bf16=True) == ["torch-fp32", "onnxruntime-fp32"]
 
 
-def test_onnx_files_without_a_gate_verdict_are_not_chosen_by_auto(tmp_path):
+def test_without_a_gate_verdict_auto_runs_torch_fp32_even_where_bf16_is_native(tmp_path):
     assert names(folder(tmp_path)) == ["torch-fp32"]
-    assert names(folder(tmp_path), native_bf16=True) == ["torch-fp32", "torch-bf16"]  # bf16 needs no gate
+    assert names(folder(tmp_path), native_bf16=True) == ["torch-fp32"]
+    assert names(folder(tmp_path), engine="torch", native_bf16=True) == ["torch-fp32"]
+
+
+def test_bf16_the_gate_never_measured_is_no_candidate_unless_the_deployer_accepted_every_variant(tmp_path):
+    measured_elsewhere = {"torch-fp32": True, "onnxruntime-fp32": True, "onnxruntime-int8": True}  # no bf16 there
+    assert "torch-bf16" not in names(folder(tmp_path / "m", eligible=measured_elsewhere), native_bf16=True)
+    accepted = folder(tmp_path / "a", eligible=measured_elsewhere, mode="accepted")
+    assert "torch-bf16" in names(accepted, native_bf16=True)
 
 
 def test_a_fixed_precision_narrows_the_probe_to_that_precision(tmp_path):

@@ -1,4 +1,4 @@
-"""SageMaker deployment as code: `python -m tools.sagemaker_deploy --help` (README "Scaling out").
+"""SageMaker deployment as code: `python -m tools.sagemaker_deploy --help` (docs/scaling-out.md).
 
 - `calls`: pure builders of each API call's parameters (also the CloudFormation template's properties).
 - `actions`: the call sequences (real-time, async, serverless endpoints, autoscaling, blue/green update), run

@@ -6,7 +6,7 @@
     autoscale   (re)register autoscaling on an existing endpoint
     update      blue/green update of an endpoint to a new model, canary or linear, rolled back on a 5xx alarm
 
-Defaults come from the committed `make bench` report (docs/bench.md, `tools.bench_figures`): the autoscaling
+Defaults come from the committed `make bench` report (docs/reports/bench.md, `tools.bench_figures`): the autoscaling
 target is the measured max requests/s of one server × `--safety-factor` × 60, an async instance takes the
 concurrency where one server saturated, a serverless endpoint gets the measured memory with headroom.
 `--dry-run` needs no credentials: each call is validated against botocore's service model and printed.
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         command.add_argument("--max-instances", type=int, default=4)
         command.add_argument("--safety-factor", type=float, default=calls.DEFAULT_SAFETY_FACTOR)
         command.add_argument("--max-requests-per-s", type=float, default=fit.max_requests_per_s,
-                             help=f"one instance's measured maximum (default: docs/bench.md, {fit.variant} "
+                             help=f"one instance's measured maximum (default: docs/reports/bench.md, {fit.variant} "
                                   f"{fit.workload}: {fit.max_requests_per_s:g})")  # fmt: skip
         command.add_argument("--scale-in-cooldown", type=int, default=Scaling(0).scale_in_cooldown_s)
         command.add_argument("--scale-out-cooldown", type=int, default=Scaling(0).scale_out_cooldown_s)

@@ -1,5 +1,7 @@
 """`application/json` bodies: `{"data": ...}`, `{"text": ...}`, `{"inputs": ..., "parameters": ...}`, or a bare
-string or list of strings."""
+string or list of strings; a text pair is `{"text": a, "text_pair": b}`, alone, as the value of `data` or `inputs`
+(Hugging Face's shape), or as an item of a list (a list under `inputs` that starts with an object is an Open
+Inference request: put lists of pairs under `data`)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,15 @@ import json
 from typing import Any
 
 from ..errors import InvalidInput, quote_name
+from .pairs import SECOND, Item, pair_from
 from .text_body import to_str
 
 TEXT_FIELDS = ("data", "inputs", "text")
-ALLOWED_FIELDS = (*TEXT_FIELDS, "parameters")
+ALLOWED_FIELDS = (*TEXT_FIELDS, SECOND, "parameters")
 
 
-def decode(body: Any, encoding: str = "utf-8") -> tuple[tuple[str, ...], bool, Any]:
-    """Return `(texts, single, parameters)`; `single` is true when one string (not a list) was sent."""
+def decode(body: Any, encoding: str = "utf-8") -> tuple[tuple[Item, ...], bool, Any]:
+    """Return `(texts, single, parameters)`; `single` is true when one text or pair (not a list) was sent."""
     document = body if isinstance(body, (dict, list)) else parse_json(to_str(body, encoding))
     return texts_from_document(document)
 
@@ -31,7 +34,7 @@ def parse_json(text: str) -> Any:
         raise InvalidInput("malformed JSON: nested too deeply") from None
 
 
-def texts_from_document(document: Any) -> tuple[tuple[str, ...], bool, Any]:
+def texts_from_document(document: Any) -> tuple[tuple[Item, ...], bool, Any]:
     """Find the texts in a parsed JSON document (see module docstring for the accepted shapes)."""
     if isinstance(document, str):
         return (document,), True, None
@@ -46,22 +49,39 @@ def texts_from_document(document: Any) -> tuple[tuple[str, ...], bool, Any]:
         raise InvalidInput(f"unknown field(s): {names}; allowed: {', '.join(ALLOWED_FIELDS)}")
     if len(present) != 1:
         raise InvalidInput("the JSON object needs exactly one of the fields 'data', 'inputs' or 'text'")
-    name = present[0]
+    items, single = _field_items(document, present[0])
+    return items, single, document.get("parameters")
+
+
+def _field_items(document: dict, name: str) -> tuple[tuple[Item, ...], bool]:
+    """The texts of the one text field `name` (with `text_pair`, the one pair), and whether one was sent."""
     value = document[name]
+    if SECOND in document:
+        if name != "text":
+            raise InvalidInput("'text_pair' goes with 'text': send {\"text\": ..., \"text_pair\": ...}")
+        return (pair_from(document, "the request"),), True
     if isinstance(value, str):
-        return (value,), True, document.get("parameters")
+        return (value,), True
     if isinstance(value, list) and name != "text":
-        return texts_from_list(value, name), False, document.get("parameters")
-    expected = "a string" if name == "text" else "a string or a list of strings"
+        return texts_from_list(value, name), False
+    if isinstance(value, dict) and name != "text":
+        return (_item(value, name),), True
+    expected = "a string" if name == "text" else "a string, a text pair object or a list of them"
     raise InvalidInput(f"field '{name}' must be {expected}, got {type_name(value)}")
 
 
-def texts_from_list(items: list, where: str) -> tuple[str, ...]:
-    """Every item must be a string; name the first one that is not."""
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise InvalidInput(f"{where}[{index}] must be a string, got {type_name(item)}")
-    return tuple(items)
+def texts_from_list(items: list, where: str) -> tuple[Item, ...]:
+    """Every item must be a string or a text pair object; name the first one that is not."""
+    return tuple(_item(item, f"{where}[{index}]") for index, item in enumerate(items))
+
+
+def _item(item: Any, where: str) -> Item:
+    if isinstance(item, str):
+        return item
+    pair = pair_from(item, where) if isinstance(item, dict) else None
+    if pair is None:
+        raise InvalidInput(f"{where} must be a string or a text pair object, got {type_name(item)}")
+    return pair
 
 
 def type_name(value: Any) -> str:

@@ -1,4 +1,5 @@
-"""`application/jsonlines`: one JSON string, or object with a text field, per line; one result per line."""
+"""`application/jsonlines`: one JSON string, or object with a text field (or a text pair: `text` and `text_pair`),
+per line; one result per line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from ..errors import InvalidInput
 from .json_body import TEXT_FIELDS, parse_json, type_name
 from .limits import check_text_count
+from .pairs import Item, pair_from
 from .text_body import to_str
 
 # Only CR/LF end a line: str.splitlines() would also split on U+2028, U+0085 etc. inside JSON strings.
@@ -17,10 +19,10 @@ LINE_END_CHAR = re.compile(r"[\r\n]")
 NON_BLANK = re.compile(r"\S")
 
 
-def decode(body: Any, encoding: str = "utf-8", max_texts: int | None = None) -> tuple[str, ...]:
+def decode(body: Any, encoding: str = "utf-8", max_texts: int | None = None) -> tuple[Item, ...]:
     """The text of each non-blank line, in order; stops reading at text `max_texts + 1` (a 413). Errors name
     the line number (1-based)."""
-    texts: list[str] = []
+    texts: list[Item] = []
     text = to_str(body, encoding)
     position = 0
     while found := NON_BLANK.search(text, position):
@@ -41,14 +43,19 @@ def _line_number(text: str, start: int) -> int:
     return 1 + text.count("\n", 0, start) + text.count("\r", 0, start) - text.count("\r\n", 0, start)
 
 
-def _text_of_line(line: str) -> str:
+def _text_of_line(line: str) -> Item:
+    """The line's text or text pair; errors without the line number (`decode` adds it)."""
     record = parse_json(line)
     if isinstance(record, str):
         return record
     if isinstance(record, dict):
+        pair = pair_from(record)
+        if pair is not None:
+            return pair
         fields = [name for name in TEXT_FIELDS if name in record]
         if len(fields) == 1 and isinstance(record[fields[0]], str):
             return record[fields[0]]
     raise InvalidInput(
-        f"expected a string or an object with one string field 'data', 'inputs' or 'text', got {type_name(record)}"
+        f"expected a string, an object with one string field 'data', 'inputs' or 'text', or a text pair ('text' "
+        f"and 'text_pair'), got {type_name(record)}"
     )

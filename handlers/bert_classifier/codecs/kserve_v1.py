@@ -1,6 +1,7 @@
 """KServe v1 (`POST /v1/models/<model>:predict`): `{"instances": [...]}` in, `{"predictions": [...]}` out.
 
-Each instance is a string or an object with one string field `text`, `data` or `inputs`; each prediction is our
+Each instance is a string, an object with one string field `text`, `data` or `inputs`, or a text pair object
+(`{"text": a, "text_pair": b}`); each prediction is our
 usual result object, in instance order. Errors are KServe's `{"error": "<message>"}` (with our status).
 """
 
@@ -12,6 +13,7 @@ from ..errors import InvalidInput, quote_name
 from .json_body import TEXT_FIELDS, type_name
 from .limits import check_text_count
 from .negotiation import JSON
+from .pairs import Item, pair_from
 from .protocol import Answer, JsonErrorProtocol, ModelIdentity
 from .response import encode_json
 
@@ -33,7 +35,7 @@ def recognises(document: Any) -> bool:
     return isinstance(document, dict) and "instances" in document
 
 
-def decode(document: dict, max_texts: int | None) -> tuple[tuple[str, ...], Any]:
+def decode(document: dict, max_texts: int | None) -> tuple[tuple[Item, ...], Any]:
     """`(texts, parameters)`; raises `InvalidInput` naming the field or instance index (never the text)."""
     unknown = sorted(set(document) - set(ALLOWED_FIELDS))
     if unknown:
@@ -46,14 +48,17 @@ def decode(document: dict, max_texts: int | None) -> tuple[tuple[str, ...], Any]
     return tuple(_text(instance, index) for index, instance in enumerate(instances)), document.get("parameters")
 
 
-def _text(instance: Any, index: int) -> str:
+def _text(instance: Any, index: int) -> Item:
     if isinstance(instance, str):
         return instance
+    pair = pair_from(instance, f"instances[{index}]") if isinstance(instance, dict) and len(instance) == 2 else None
+    if pair is not None:
+        return pair
     if isinstance(instance, dict):
         present = [name for name in TEXT_FIELDS if name in instance]
         if len(present) == 1 and len(instance) == 1 and isinstance(instance[present[0]], str):
             return instance[present[0]]
     raise InvalidInput(
-        f"instances[{index}] must be a string or an object with one string field 'text', 'data' or 'inputs', "
-        f"got {type_name(instance)}"
+        f"instances[{index}] must be a string, an object with one string field 'text', 'data' or 'inputs', or a "
+        f"text pair object ('text' and 'text_pair'), got {type_name(instance)}"
     )

@@ -18,6 +18,16 @@ def check_size(size: int, max_bytes: int | None) -> None:
         raise PayloadTooLarge(f"request body is {size} bytes; the limit is {max_bytes} bytes (max_request_bytes)")
 
 
+def check_pairs(pairs: Sequence[str | None]) -> None:
+    """Every second text of a pair non-blank and encodable as UTF-8 (`check_texts` checks the first texts)."""
+    for index, text in enumerate(pairs):
+        if text is None:
+            continue
+        if not text.strip():
+            raise InvalidInput(f"text_pair {index} is empty (the second text of pair {index})")
+        _check_encodable(text, f"text_pair {index}")
+
+
 def check_texts(texts: Sequence[str], max_texts: int) -> None:
     """At least one text, at most `max_texts`, none blank, each encodable as UTF-8.
 
@@ -30,9 +40,13 @@ def check_texts(texts: Sequence[str], max_texts: int) -> None:
     for index, text in enumerate(texts):
         if not text.strip():
             raise InvalidInput(f"text {index} is empty")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise InvalidInput(
-                f"text {index} has an unpaired UTF-16 surrogate at character {error.start} (a lone \\\\u escape)"
-            ) from None
+        _check_encodable(text, f"text {index}")
+
+
+def _check_encodable(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInput(
+            f"{where} has an unpaired UTF-16 surrogate at character {error.start} (a lone \\\\u escape)"
+        ) from None

@@ -1,6 +1,7 @@
 """Open Inference Protocol v2 ("OIP", KServe v2, Triton's HTTP/REST API): `POST /v2/models/<model>/infer`.
 
-Request: one `BYTES` input tensor of UTF-8 texts (`data` flat, nested to match `shape`, or a single string), an
+Request: one `BYTES` input tensor of UTF-8 texts (`data` flat, nested to match `shape`, or a single string), or
+two named `text` and `text_pair` of one shape (text pairs, JSON data only), an
 optional `id` (echoed), `parameters` (`top_k`, `return_all_scores`, Triton's `binary_data_output`) and `outputs`
 (which tensors to return, each optionally `binary_data`). Answer: `model_name`, `model_version`, `id` and the
 output tensors `label` (BYTES), `label_id` (INT64), `score` (FP32), shape `[n]` (`[n, k]` with `top_k`), and on
@@ -29,6 +30,7 @@ from ..errors import InvalidInput, ServingError, quote_name
 from .json_body import type_name
 from .limits import check_text_count
 from .negotiation import JSON
+from .pairs import Item, items_from_tensors
 from .parameters import RequestParameters, parameters_from
 from .protocol import Answer, JsonErrorProtocol, ModelIdentity, ascii_json
 
@@ -134,7 +136,7 @@ def split_binary(body: bytes, headers: dict[str, str]) -> tuple[bytes, bytes | N
 
 def decode(
     document: dict, max_texts: int | None, binary: bytes | None = None, bridge: bool = False
-) -> tuple[tuple[str, ...], RequestParameters, OpenInference]:
+) -> tuple[tuple[Item, ...], RequestParameters, OpenInference]:
     """`(texts, parameters, protocol)` of an OIP request; `InvalidInput` names the field, never the text."""
     allowed = BRIDGE_FIELDS if bridge else REQUEST_FIELDS
     unknown = sorted(set(document) - set(allowed))
@@ -147,9 +149,9 @@ def decode(
     if request_id is not None:
         _check_echoable(request_id)
     inputs = document["inputs"]
-    if len(inputs) != 1:
-        raise InvalidInput(f"expected exactly one input tensor (BYTES, the texts), got {len(inputs)}")
-    texts = _texts(inputs[0], max_texts, binary, bridge)
+    if binary is not None and len(inputs) != 1:
+        raise InvalidInput("text pairs ('text' and 'text_pair' tensors) are sent as JSON data, not binary tensors")
+    texts = items_from_tensors(inputs, lambda tensor: _texts(tensor, max_texts, binary, bridge))
     raw = document.get("parameters")
     binary_output = isinstance(raw, dict) and _flag(raw.get("binary_data_output", False), "binary_data_output")
     parameters = parameters_from(raw, also_supported=("binary_data_output",))

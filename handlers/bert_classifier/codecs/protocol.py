@@ -37,6 +37,8 @@ class Answer:
     body: bytes
     content_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    ranked: int = 0
+    """Documents the answer ranked (reranking), for metrics."""
 
 
 class Protocol:
@@ -57,7 +59,7 @@ class Protocol:
 
 
 NATIVE = Protocol()
-"""Our own contract (README "The request contract"): `{"code", "type", "message"}` errors."""
+"""Our own contract (docs/request-contract.md): `{"code", "type", "message"}` errors."""
 
 
 class JsonErrorProtocol(Protocol):

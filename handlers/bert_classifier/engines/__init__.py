@@ -4,15 +4,17 @@ micro-batches, results, errors, metrics).
 - `TorchEngine`: the Hugging Face model, packed or padded, fp32/bf16/fp16, on the CPU or a GPU;
 - `OnnxRuntimeEngine`: the archive's ONNX export, fp32 or dynamically quantized int8, on the CPU.
 
-`select_engine` builds the one a worker serves with: the settings' variant, or with `auto` the fastest of the
-candidates (`variants.candidates`) in a start-up probe (`probe.py`).
+`select_engine` builds the one a worker serves with: the settings' variant, or with `auto` the probe's choice
+among the candidates (`variants.candidates`, `probe.py`), made once per model and host (`shared.py`).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.metadata
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +22,16 @@ from typing import Protocol
 
 import torch
 
-from ..device import cpu_supports_bf16
+from ..device import cpu_isa, cpu_supports_bf16
 from ..settings import Settings
-from .probe import ProbeResult, fastest, run_probe
+from .probe import ProbeResult, decide, run_probe, traffic_shapes
 from .shared import shared_choice
 from .variants import Variant, candidates, onnx_file, read_verdicts
 
 log = logging.getLogger(__name__)
+
+ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "LD_PRELOAD")
+"""Environment variables that make the libraries use fewer instructions than the CPU has (an emulated CPU)."""
 
 
 class Engine(Protocol):
@@ -36,8 +41,9 @@ class Engine(Protocol):
     packed: bool
     """True: one call takes many length groups (token packing); False: one group per call, padded to its longest."""
 
-    def logits(self, groups: Sequence[Sequence[Sequence[int]]]) -> torch.Tensor:
-        """`[rows, labels]` logits (any float dtype) of every row of `groups`, in order."""
+    def logits(self, groups: Sequence[Sequence[Sequence[int]]], types: Sequence | None = None) -> torch.Tensor:
+        """`[rows, labels]` logits (any float dtype) of every row of `groups`, in order; `types`, when given, the
+        rows' token type ids in the same shape (text pairs on a model that takes them)."""
 
 
 @dataclass
@@ -46,22 +52,36 @@ class Selection:
 
     engine: Engine
     probed: list[ProbeResult[Variant]] = field(default_factory=list)
-    """Per candidate variant, its timed rounds (the losing engines themselves are dropped)."""
+    """Per candidate variant, its timed rounds per shape (the losing engines themselves are dropped)."""
     shared: bool = False
-    """True when another worker of this model ran the probe (`shared.py`)."""
+    """True when the choice was read from this host's record (`shared.py`), not probed by this worker."""
 
     def describe(self) -> str:
-        """For the start-up log: how the variant was chosen and, after a probe, each candidate's best round."""
+        """For the start-up log: how the variant was chosen and, after a probe, the figures it decided on."""
         if not self.probed:
             return "settings (one candidate)"
-        figures = ", ".join(f"{r.candidate.name} {r.best * 1000:.1f} ms" for r in self.probed)
-        who = "another worker's probe" if self.shared else "probe"
-        return f"{who} (best of {len(self.probed[0].seconds)} rounds on fixed texts: {figures})"
+        decision = decide(self.probed)
+        shapes = list(self.probed[0].seconds)
+        figures = ", ".join(
+            f"{r.candidate.name} {score:.2f} = {'/'.join(f'{r.best(s) * 1000:.1f}' for s in shapes)} ms"
+            for r, score in zip(self.probed, decision.scores, strict=True)
+        )
+        how = f"won a tie on {shapes[0]}" if decision.tied else "beat every other by more than the noise"
+        noise = max(decision.noise)
+        who = "this host's recorded probe" if self.shared else "probe"
+        return (
+            f"{who} ({len(self.probed[0].seconds[shapes[0]])} rounds; median score against "
+            f"{self.probed[0].candidate.name} and best rounds on {' / '.join(shapes)}: {figures}; "
+            f"{decision.chosen.candidate.name} {how}, noise up to {noise:.0%})"
+        )
 
     def as_record(self) -> dict:
         return {
             "chosen": self.engine.variant.name,
-            "probed": [{"variant": r.candidate.name, "seconds": list(r.seconds)} for r in self.probed],
+            "probed": [
+                {"variant": r.candidate.name, "seconds": {s: list(t) for s, t in r.seconds.items()}}
+                for r in self.probed
+            ],
         }
 
 
@@ -70,11 +90,13 @@ def select_engine(
     settings: Settings,
     device: torch.device,
     load_model: Callable[[], torch.nn.Module],
-    run: Callable[[Engine], object],
+    run: Callable[[Engine, Sequence[str]], object],
     pad_token_id: int = 0,
+    batch_size: int = 1,
 ) -> Selection:
-    """The engine for `settings` on `device`. On a CPU with several candidates, `run(engine)` (a classification of
-    the probe texts) is timed for each and the fastest is kept; the others are dropped."""
+    """The engine for `settings` on `device`. On a CPU with several candidates, `run(engine, texts)` (a
+    classification) is timed for each on `traffic_shapes(batch_size)` and the probe's decision is kept; the other
+    engines are dropped. The first worker of the model on this host probes; the others reuse its record."""
     from .torch_engine import TorchEngine
 
     if device.type != "cpu" and settings.engine != "onnxruntime":
@@ -83,16 +105,39 @@ def select_engine(
     build = functools.partial(_build, model_dir, settings=settings, load_model=load_model, pad_token_id=pad_token_id)
     if len(variants) == 1:
         return Selection(build(variants)[0])
-    key = {"candidates": [v.name for v in variants], "threads": torch.get_num_threads(), "packing": settings.packing}
-    with shared_choice(model_dir, key) as (recorded, record):
+    names = [v.name for v in variants]
+    with shared_choice(model_dir, _choice_key(names, settings), names) as (recorded, record):
         if recorded:
-            probed = [ProbeResult(Variant.parse(r["variant"]), tuple(r["seconds"])) for r in recorded["probed"]]
+            probed = [
+                ProbeResult(Variant.parse(r["variant"]), {s: tuple(t) for s, t in r["seconds"].items()})
+                for r in recorded["probed"]
+            ]
             return Selection(build([Variant.parse(recorded["chosen"])])[0], probed, shared=True)
-        results = run_probe(build(variants), run)
-        chosen = fastest(results).candidate
+        results = run_probe(build(variants), run, traffic_shapes(batch_size))
+        chosen = decide(results).chosen.candidate
         selection = Selection(chosen, [ProbeResult(r.candidate.variant, r.seconds) for r in results])
         record(selection.as_record())
         return selection
+
+
+def _choice_key(names: list[str], settings: Settings) -> dict:
+    """What the probe's choice depends on besides the model (`shared.model_fingerprint`). Not the batch size: the
+    explanations pool of an archive (batch size 1) serves what its prediction pool chose."""
+    return {
+        "candidates": names,
+        "threads": torch.get_num_threads(),
+        "settings": [settings.packing, settings.max_length, settings.token_budget, settings.long_text],
+        "cpu": [cpu_isa(), torch.backends.cpu.get_cpu_capability()],
+        "isa_limits": {name: os.environ.get(name, "") for name in ISA_LIMITS},
+        "versions": [_version("torch"), _version("onnxruntime")],
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 def _build(model_dir, variants: list[Variant], *, settings: Settings, load_model, pad_token_id: int) -> list[Engine]:

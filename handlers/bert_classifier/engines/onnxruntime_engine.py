@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import NotSupported
 from .variants import Variant
 
 SPIN_OFF = {
@@ -18,6 +19,8 @@ SPIN_OFF = {
     "session.inter_op.allow_spinning": "0",
 }
 INPUTS = ("input_ids", "attention_mask")
+TYPE_INPUT = "token_type_ids"
+"""An export of a model whose tokenizer gives token type ids takes them too (text pairs); older exports do not."""
 
 
 def session_options(threads: int):
@@ -51,12 +54,14 @@ class OnnxRuntimeEngine:
             str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
         )
         names = tuple(sorted(i.name for i in self.session.get_inputs()))
-        if names != tuple(sorted(INPUTS)):
-            raise ValueError(f"{self.path.name} takes inputs {names}, expected {INPUTS}")
+        if names not in (tuple(sorted(INPUTS)), tuple(sorted((*INPUTS, TYPE_INPUT)))):
+            raise ValueError(f"{self.path.name} takes inputs {names}, expected {INPUTS} (and maybe {TYPE_INPUT})")
+        self.takes_types = TYPE_INPUT in names
         self._pad = pad_token_id
 
-    def logits(self, groups: Sequence[Sequence[Sequence[int]]]) -> torch.Tensor:
-        """`[rows, labels]` fp32 logits of the one group of rows in `groups` (padded to its first, longest row)."""
+    def logits(self, groups: Sequence[Sequence[Sequence[int]]], types: Sequence | None = None) -> torch.Tensor:
+        """`[rows, labels]` fp32 logits of the one group of rows in `groups` (padded to its first, longest row);
+        `types`: the rows' token type ids (text pairs), or None (all 0)."""
         rows = groups[0]
         longest = len(rows[0])
         input_ids = np.full((len(rows), longest), self._pad, dtype=np.int64)
@@ -64,5 +69,15 @@ class OnnxRuntimeEngine:
         for r, row in enumerate(rows):
             input_ids[r, : len(row)] = row
             attention_mask[r, : len(row)] = 1
-        (logits,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.takes_types:
+            inputs[TYPE_INPUT] = np.zeros((len(rows), longest), dtype=np.int64)
+            for r, row in enumerate(types[0] if types else ()):
+                inputs[TYPE_INPUT][r, : len(row)] = row
+        elif types and any(any(row) for row in types[0]):
+            raise NotSupported(
+                f"this archive's ONNX export ({self.path.name}) takes no token type ids, so it cannot score text "
+                "pairs; rebuild the archive (make archive) or serve it with engine: torch"
+            )
+        (logits,) = self.session.run(None, inputs)
         return torch.from_numpy(logits)

@@ -36,20 +36,27 @@ class TorchEngine:
         """True: one forward takes many length groups and no pad token reaches a matmul (`PackedBert`)."""
         return self.packed_bert is not None
 
-    def logits(self, groups: Sequence[Sequence[Sequence[int]]]) -> torch.Tensor:
-        """`[rows, labels]` logits of every row of `groups`, in order; a padded engine is given one group."""
+    def logits(self, groups: Sequence[Sequence[Sequence[int]]], types: Sequence | None = None) -> torch.Tensor:
+        """`[rows, labels]` logits of every row of `groups`, in order; a padded engine is given one group.
+        `types`: the rows' token type ids, shaped as `groups` (text pairs), or None (all 0)."""
         with torch.inference_mode():
-            return self.packed_bert.logits(groups) if self.packed_bert else self._padded_logits(groups[0])
+            if self.packed_bert:
+                return self.packed_bert.logits(groups, types)
+            return self._padded_logits(groups[0], types[0] if types else None)
 
-    def _padded_logits(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:
+    def _padded_logits(self, rows: Sequence[Sequence[int]], types: Sequence | None) -> torch.Tensor:
         longest = len(rows[0])
         input_ids = torch.full((len(rows), longest), self._pad, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for r, row in enumerate(rows):
             input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention_mask[r, : len(row)] = 1
-        input_ids, attention_mask = to_device(input_ids, self.device), to_device(attention_mask, self.device)
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if types:  # only pairs on a model whose tokenizer gives type ids (DistilBERT's forward takes none)
+            inputs["token_type_ids"] = torch.zeros((len(rows), longest), dtype=torch.long)
+            for r, row in enumerate(types):
+                inputs["token_type_ids"][r, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return self.model(**{name: to_device(value, self.device) for name, value in inputs.items()}).logits
 
 
 def _packed_forward(model, packing: str) -> PackedBert | None:

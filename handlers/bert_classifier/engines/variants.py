@@ -83,7 +83,9 @@ def candidates(
 
     A fixed precision with one variant to run it is that variant, whatever the gate said (the log warns).
     Otherwise every `auto` chooses among torch fp32 (the reference, always a candidate) and the variants the gate
-    made eligible; torch bf16 needs native bf16 and is eligible unless the gate measured it and refused it.
+    made eligible (measured, or accepted by the deployer with `--gate accept`); torch bf16 also needs native bf16.
+    A folder the gate never saw (no `engines.json`: a bare `save_pretrained` folder, a SageMaker model tarball)
+    runs torch fp32 unless the settings name another precision.
     """
     onnx = available_onnx(model_dir)
     known = [TORCH_FP32, *([TORCH_BF16] if native_bf16 else []), *onnx]
@@ -103,8 +105,12 @@ def candidates(
 
 
 def _eligible(variant: Variant, verdicts: Verdicts | None) -> bool:
-    verdict = verdicts.allows(variant) if verdicts else None
-    return verdict is not False if variant == TORCH_BF16 else bool(verdict)
+    """The gate measured the variant and let it through, or the deployer accepted every variant unmeasured (an
+    archive built on a CPU without bf16 lists no torch bf16 verdict)."""
+    if verdicts is None:
+        return False
+    verdict = verdicts.allows(variant)
+    return verdict is True or (verdict is None and verdicts.gate == "accepted")
 
 
 def _fallback(engine: str, precision: str) -> Variant:

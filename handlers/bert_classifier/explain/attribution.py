@@ -69,42 +69,64 @@ class Attributor:
         elif next(model.parameters()).dtype != torch.float32:
             model = copy.deepcopy(model).float()
         model.eval().requires_grad_(False)  # gradients are taken with respect to embeddings, never weights
-        probe = cls(model, classifier.tokenizer.pad_token_id or 0, classifier.multi_label)
+        # A one-logit model (a cross-encoder) is scored by its sigmoid, as predictions score it.
+        sigmoid = classifier.multi_label or len(classifier.labels) == 1
+        probe = cls(model, classifier.tokenizer.pad_token_id or 0, sigmoid)
         probe.baseline_id = choose_baseline(probe, classifier.tokenizer, max_tokens)
         return probe
 
-    def probabilities(self, token_ids: Sequence[int]) -> list[float]:
-        """The model's score per label for one text (softmax, or sigmoid for multi-label), in fp32."""
+    def probabilities(self, token_ids: Sequence[int], type_ids: Sequence[int] | None = None) -> list[float]:
+        """The model's score per label for one text or pair (softmax, or sigmoid for multi-label), in fp32."""
         ids = self._tensor([token_ids])
+        types = self._tensor([type_ids]) if type_ids else None
         with torch.no_grad():
-            return self._log_probabilities(ids, torch.ones_like(ids))[0].exp().tolist()
+            return self._log_probabilities(ids, torch.ones_like(ids), types)[0].exp().tolist()
 
-    def attribute(self, token_ids: Sequence[int], target: int, steps: int) -> TokenAttributions:
+    def attribute(
+        self,
+        token_ids: Sequence[int],
+        target: int,
+        steps: int,
+        type_ids: Sequence[int] | None = None,
+        special: Sequence[int] = (),
+    ) -> TokenAttributions:
+        """Attributions of one text, or of a pair (`type_ids`, and the `special` positions its baseline keeps)."""
         ids = self._tensor([token_ids])
-        baseline = self.baseline(ids)
+        baseline = self.baseline(ids, special)
         mask = torch.ones_like(ids)
+        types = self._tensor([type_ids]) if type_ids else None
         with torch.no_grad():
-            ends = self._log_probabilities(torch.cat([ids, baseline]), torch.cat([mask, mask]))[:, target].tolist()
+            both = None if types is None else torch.cat([types, types])
+            ends = self._log_probabilities(torch.cat([ids, baseline]), torch.cat([mask, mask]), both)[:, target]
         attributions, delta = self._integrated.attribute(
             ids,
             baselines=baseline,
-            additional_forward_args=(mask,),
+            additional_forward_args=(mask, types),
             target=target,
             n_steps=steps,
             internal_batch_size=max(1, TOKENS_PER_PASS // ids.shape[1]),
             return_convergence_delta=True,
         )
         values = attributions.sum(dim=-1)[0].tolist()  # one number per position: summed over the embedding
-        return TokenAttributions(tuple(values), float(delta[0]), ends[0], ends[1])
+        return TokenAttributions(tuple(values), float(delta[0]), float(ends[0]), float(ends[1]))
 
-    def baseline(self, ids: torch.Tensor) -> torch.Tensor:
-        """`ids` with every position but the first and the last replaced by the baseline token."""
+    def baseline(self, ids: torch.Tensor, special: Sequence[int] = ()) -> torch.Tensor:
+        """`ids` with every position but the first and the last (or but the `special` ones) replaced by the
+        baseline token."""
         baseline = ids.clone()
-        baseline[:, 1:-1] = self.baseline_id
+        if not special:
+            baseline[:, 1:-1] = self.baseline_id
+            return baseline
+        keep = torch.zeros(ids.shape[1], dtype=torch.bool, device=ids.device)
+        keep[list(special)] = True
+        baseline[:, ~keep] = self.baseline_id
         return baseline
 
-    def _log_probabilities(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+    def _log_probabilities(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        types = {} if token_type_ids is None else {"token_type_ids": token_type_ids.expand_as(input_ids)}
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **types).logits.float()
         return torch.nn.functional.logsigmoid(logits) if self.multi_label else torch.log_softmax(logits, dim=-1)
 
     def _tensor(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:

@@ -10,7 +10,7 @@ from ..errors import InvalidInput, PayloadTooLarge, TooManyRequests, quote_name
 from ..settings import Settings
 from .attribution import Attributor
 from .result import format_explanation
-from .words import read_text
+from .words import ReadText, read_pair, read_text
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,26 @@ class Explainer:
         targets = self._targets(parsed.parameters.target, len(texts))
         budget.take(len(texts))
         attributor = self._attributor or self._load()
-        return [self._explain(attributor, text, target, steps) for text, target in zip(texts, targets, strict=True)]
+        pairs = parsed.pairs or (None,) * len(texts)
+        return [
+            self._explain(attributor, (text, pair) if pair is not None else (text,), target, steps)
+            for text, pair, target in zip(texts, pairs, targets, strict=True)
+        ]
 
-    def _explain(self, attributor: Attributor, text: str, target: int | None, steps: int) -> dict:
-        read = read_text(self.classifier.tokenizer, text, self.max_tokens)
-        scores = attributor.probabilities(read.token_ids)
+    def _explain(self, attributor: Attributor, texts: tuple[str, ...], target: int | None, steps: int) -> dict:
+        """One text's explanation, or a pair's (`texts` holds both; its words say which text each is in)."""
+        read = self._read(texts)
+        scores = attributor.probabilities(read.token_ids, read.type_ids)
         predicted = max(range(len(scores)), key=lambda i: (scores[i], -i))
         target = predicted if target is None else target
-        attributions = attributor.attribute(read.token_ids, target, steps)
-        return format_explanation(text, read, attributions, scores, self.classifier.labels, target, predicted, steps)
+        attributions = attributor.attribute(read.token_ids, target, steps, read.type_ids, read.special)
+        return format_explanation(texts, read, attributions, scores, self.classifier.labels, target, predicted, steps)
+
+    def _read(self, texts: tuple[str, ...]) -> ReadText:
+        tokenizer = self.classifier.tokenizer
+        if len(texts) == 1:
+            return read_text(tokenizer, texts[0], self.max_tokens)
+        return read_pair(tokenizer, self.classifier.segmenter.pair_template, texts, self.max_tokens)
 
     def _load(self) -> Attributor:
         self._attributor = Attributor.for_classifier(self.classifier, self.max_tokens)

@@ -10,6 +10,7 @@ from ..errors import NotAcceptable, quote_name
 from .attribution import TokenAttributions
 from .words import ReadText, word_attributions
 
+PARTS = ("text", "text_pair")
 EXPLANATION_TYPES = (JSON, JSON_LINES)
 """Words per text do not fit a CSV row: explanations are JSON, or JSON lines (one text per line) for CSV and
 JSON-lines requests."""
@@ -28,7 +29,7 @@ def explanation_format(accept: str | None, request_format: str) -> str:
 
 
 def format_explanation(
-    text: str,
+    texts: tuple[str, ...],
     read: ReadText,
     attributions: TokenAttributions,
     scores: Sequence[float],
@@ -38,19 +39,22 @@ def format_explanation(
     steps: int,
 ) -> dict:
     """`{"label", "label_id", "score"}` of the explained label, the predicted label, `truncated`, the words in text
-    order (`word`, `start`, `end`, `attribution`), and what they add up to: `log_score - baseline_log_score`,
-    within `convergence_delta`."""
+    order (`word`, `start`, `end`, `attribution`; for a text pair also `part`, `text` or `text_pair`, the text whose
+    characters `start` and `end` count), and what they add up to: `log_score - baseline_log_score`, within
+    `convergence_delta`."""
     values = word_attributions(read.words, attributions.values)
+    words = [
+        {"word": texts[word.part][word.start : word.end], "start": word.start, "end": word.end,
+         "attribution": _round(value)} | ({"part": PARTS[word.part]} if len(texts) > 1 else {})
+        for word, value in zip(read.words, values, strict=True)
+    ]  # fmt: skip
     return {
         "label": labels[target],
         "label_id": target,
         "score": round(float(scores[target]), 6),
         "predicted_label": labels[predicted],
         "truncated": read.truncated,
-        "words": [
-            {"word": text[word.start : word.end], "start": word.start, "end": word.end, "attribution": _round(value)}
-            for word, value in zip(read.words, values, strict=True)
-        ],
+        "words": words,
         "log_score": _round(attributions.log_probability),
         "baseline_log_score": _round(attributions.baseline_log_probability),
         "convergence_delta": _round(attributions.delta),
