@@ -75,8 +75,8 @@ def test_kserve_v1_error_is_a_kserve_error_object_with_our_status(server):
     response = v1(server, {"instances": [TEXTS[0], 42]})
     assert response.status_code == 400
     assert response.json() == {
-        "error": "instances[1] must be a string or an object with one string field 'text', 'data' or 'inputs', "
-        "got a number"
+        "error": "instances[1] must be a string, an object with one string field 'text', 'data' or 'inputs', or a "
+        "text pair object ('text' and 'text_pair'), got a number"
     }
 
 
