@@ -40,6 +40,11 @@ def field_docstrings(cls: type) -> dict[str, str]:
     return docs
 
 
+def _literal(value) -> str:
+    """A value as code; the empty string as `""`, which a bare pair of backticks would not show."""
+    return f"`{value}`" if value != "" else '`""`'
+
+
 def settings_page(model_config: Path = MODEL_CONFIG) -> str:
     """docs/reference/settings.md: a table of every `Settings` field, then one section per field, in declaration
     order."""
@@ -52,13 +57,14 @@ def settings_page(model_config: Path = MODEL_CONFIG) -> str:
         if not meaning:
             raise ValueError(f"Settings.{field.name} has no docstring: document it where it is declared")
         value = f"`{shipped[field.name]}`" if field.name in shipped else "(default)"
-        rows.append(f"| [`{field.name}`](#{field.name}) | {field.type} | `{field.default}` | {value} |")
+        rows.append(f"| [`{field.name}`](#{field.name}) | {field.type} | {_literal(field.default)} | {value} |")
         sections += [
             f"## `{field.name}`",
             "",
             " ".join(meaning.split()),
             "",
-            f"Type {field.type}, default `{field.default}`, environment variable `{ENV_PREFIX}{field.name.upper()}`.",
+            f"Type {field.type}, default {_literal(field.default)}, environment variable "
+            f"`{ENV_PREFIX}{field.name.upper()}`.",
             "",
         ]
     return "\n".join(
