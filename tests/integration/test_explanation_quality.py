@@ -27,7 +27,7 @@ PER_LABEL = 2
 TOP = 5
 TOPICAL_RATIO = 2.0
 MIN_ARTICLES = 10
-SETTINGS = Settings(max_explained_tokens=128, explain_steps=32, max_texts_per_explanation=1)
+SETTINGS = Settings(max_explained_tokens=128, explain_steps=32, max_texts_per_explanation=1, explanations="shared")
 
 
 @pytest.fixture(scope="module")

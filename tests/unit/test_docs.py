@@ -36,7 +36,8 @@ def test_every_setting_is_on_the_reference_page_with_its_default_env_variable_an
     page = docs_reference.settings_page()
     docs = docs_reference.field_docstrings(Settings)
     for name, value in Settings().__dict__.items():
-        assert f"| [`{name}`](#{name}) | {type(value).__name__} | `{value}` |" in page
+        shown = f"`{value}`" if value != "" else '`""`'  # an empty default shows as "", not as bare backticks
+        assert f"| [`{name}`](#{name}) | {type(value).__name__} | {shown} |" in page
         section = page.split(f"## `{name}`\n", 1)[1].split("\n## ", 1)[0]
         assert " ".join(docs[name].split()) in section
         assert f"environment variable `BERT_CLASSIFIER_{name.upper()}`" in section

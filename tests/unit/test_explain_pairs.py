@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 TEXT = "Markets rallied after strong earnings."
 PAIR = "Chip makers reported record profits."
-SETTINGS = Settings(precision="fp32", explain_steps=16, max_explained_tokens=12)
+SETTINGS = Settings(precision="fp32", explain_steps=16, max_explained_tokens=12, explanations="shared")
 
 
 @pytest.fixture(scope="module", params=[("business", "sport", "tech"), ("LABEL_0",)], ids=["3-labels", "one-logit"])
