@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.load import CpuMeter, LoadResult, Payload, json_payloads, run_load
+from bench.plan import MODEL_NAME
 from bench.workloads import build_workload
 from tools.archive import build_archive
 from tools.management_client import ManagementClient, wait_ready
 from tools.server import LocalTorchServe
 from training.corpus import load_corpus
 
-MODEL_NAME = "bert"
 PROTOCOLS = ("predictions", "oip-rest", "grpc")
 STANDALONE_TEXTS = 960
 """Headlines the standalone run sends (the `short` workload, as `make bench` compares protocols on)."""

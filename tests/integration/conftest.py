@@ -121,14 +121,22 @@ def trained_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_onnx_store(trained_model_dir, tmp_path_factory) -> Path:
-    """A model store holding `bert.mar`: the trained default model archived as `make archive` archives it (ONNX
-    fp32 + int8 and the accuracy gate measured on the held-out split), with the shipped model-config.yaml."""
+def trained_engines(trained_model_dir, tmp_path_factory) -> Path:
+    """The trained default model's ONNX export (fp32, int8) and `engines.json`, the accuracy gate measured on the
+    held-out split, as `make archive` builds them: once per session (a minute or two)."""
     from tools.archive import build_engines
 
-    store, engines = tmp_path_factory.mktemp("trained-onnx-store"), tmp_path_factory.mktemp("trained-engines")
+    engines = tmp_path_factory.mktemp("trained-engines")
     build_engines(trained_model_dir, engines, ROOT / "model-config.yaml")
-    archive(trained_model_dir, store, "bert", engines_dir=engines)
+    return engines
+
+
+@pytest.fixture(scope="session")
+def trained_onnx_store(trained_model_dir, trained_engines, tmp_path_factory) -> Path:
+    """A model store holding `bert.mar`: the trained default model archived as `make archive` archives it, with
+    `trained_engines` and the shipped model-config.yaml."""
+    store = tmp_path_factory.mktemp("trained-onnx-store")
+    archive(trained_model_dir, store, "bert", engines_dir=trained_engines)
     return store
 
 

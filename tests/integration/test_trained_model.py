@@ -15,7 +15,6 @@ from bert_classifier.model import TextClassifier
 from bert_classifier.settings import read_settings
 from tests.integration.conftest import EXPLANATIONS_SHARED, ROOT, archive, served_variant, start_server
 from tools.accuracy_gate import MAX_LOSS_POINTS
-from tools.archive import build_engines
 from training.corpus import read_article
 
 pytestmark = pytest.mark.model
@@ -65,14 +64,12 @@ INT8 = {"BERT_CLASSIFIER_ENGINE": "onnxruntime", "BERT_CLASSIFIER_PRECISION": "i
 
 
 @pytest.fixture(scope="module")
-def shipped_int8(trained_model_dir, tmp_path_factory):
+def shipped_int8(trained_onnx_store, trained_engines):
     """`make archive`'s archive (ONNX fp32 + int8 exported, the accuracy gate measured on the held-out set, as
     `tools.archive` builds it) served by TorchServe with int8 forced, the variant `engine: auto` chose in the
     benchmark; with the gate's record."""
-    engines, store = tmp_path_factory.mktemp("shipped-engines"), tmp_path_factory.mktemp("shipped-store")
-    record = build_engines(trained_model_dir, engines, ROOT / "model-config.yaml", "measure")
-    archive(trained_model_dir, store, "shipped", engines_dir=engines)
-    server = start_server(store, "shipped=shipped.mar", env=INT8)
+    record = json.loads((trained_engines / "engines.json").read_text())
+    server = start_server(trained_onnx_store, "shipped=bert.mar", env=INT8)
     yield server, {row["variant"]: row for row in record["variants"]}
     server.stop()
     server.cleanup()
