@@ -223,12 +223,13 @@ def _system_busy() -> float:
     )
 
 
-def _tree_cpu() -> float:
+def _tree_cpu(with_self: bool = True) -> float:
+    """CPU seconds of this process (unless `with_self` is False) and of its descendants."""
     import psutil
 
     me = psutil.Process()
     total = 0.0
-    for process in [me, *me.children(recursive=True)]:
+    for process in [me, *me.children(recursive=True)][0 if with_self else 1 :]:
         try:
             times = process.cpu_times()
             total += times.user + times.system

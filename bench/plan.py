@@ -73,8 +73,8 @@ class Plan:
     accuracy_limit: int | None = None
     peak_seconds: float = 1.5
     variants: tuple[str, ...] = (
-        "fp32", "bf16", "auto", "ort-int8", "netty-1", "fp32-avx2", "auto-avx2", "1x2-fp32", "padded-fp32",
-        "ts-jvm-fp32", "ts-defaults",
+        "fp32", "bf16", "auto", "ort-int8", "int8-unpinned", "netty-1", "fp32-avx2", "auto-avx2", "1x2-fp32",
+        "padded-fp32", "ts-jvm-fp32", "ts-defaults",
     )  # fmt: skip
     sweep: tuple[tuple[int, int], ...] = ((4, 5), (16, 5), (8, 1), (8, 20))
     """(batchSize, maxBatchDelay) pairs registered next to the sweep variant's own values."""
@@ -185,6 +185,8 @@ def catalog(cores: int, plan: Plan) -> dict[str, Variant]:
                 "shipped", fp32 | {"BERT_CLASSIFIER_PACKING": "off"}, **partial),
         Variant("ts-jvm-fp32", "shipped config, fp32, with TorchServe's own JVM settings and log4j2.xml",
                 "shipped", fp32, torchserve_jvm=True, **partial),
+        Variant("int8-unpinned", "ONNX archive, int8, workers left to the OS scheduler (shipped: a core each)", "onnx",
+                {ENGINE_ENV: "onnxruntime", PRECISION_ENV: "int8", "BERT_CLASSIFIER_CPU_AFFINITY": "off"}, **partial),
         Variant("netty-1", "ONNX archive, int8, one netty thread each for clients and workers (shipped: one per core)",
                 "onnx", {ENGINE_ENV: "onnxruntime", PRECISION_ENV: "int8"},
                 frontend={"number_of_netty_threads": "1", "netty_client_threads": "1"}, **partial),

@@ -91,7 +91,8 @@ class CeilingPoint:
     engine: str = "torch"
     """`torch` or `onnxruntime`: with `precision`, the variant the pool ran (`bert_classifier.engines`)."""
     cpu_ms_per_text: float | None = None
-    """CPU the pool's processes spent per text (median over the runs): the model's own cost, no server."""
+    """CPU the pool's processes spent per text (median over the runs; not the process handing out the batches): the
+    model's own cost, no server."""
 
     @property
     def variant(self) -> str:

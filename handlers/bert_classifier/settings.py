@@ -26,6 +26,7 @@ EXPLAIN_POOL_SUFFIX = "_explain"
 """With `explanations: own_pool`, the worker pool that explains is the one registered under a model name ending
 in this (the same archive registered again: `make serve`, `make kserve-bundle EXPLANATIONS=own_pool`)."""
 BATCH_LOGS = ("errors", "all", "off")
+CPU_AFFINITIES = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class Settings:
     torch_threads: int = 0
     """Intra-op threads per worker, for torch and ONNX Runtime alike; 0 = the usable cores divided by the number of
     workers."""
+    cpu_affinity: str = "auto"
+    """`auto`: on a CPU, each TorchServe worker keeps its threads to cores no other worker of this user holds, while
+    the host has such cores (the rest run unpinned); `off`: the OS scheduler moves workers between cores.
+    docs/performance.md."""
     packing: str = "auto"
     """`auto`: BERT models run packed, the texts of a batch concatenated so no pad token reaches a matrix
     multiply (attention still runs per micro-batch); other architectures run padded (the start-up log says
@@ -144,6 +149,7 @@ class Settings:
         _require(self.packing in PACKINGS, f"packing must be one of {PACKINGS}")
         _require(self.explanations in EXPLANATION_MODES, f"explanations must be one of {EXPLANATION_MODES}")
         _require(self.batch_log in BATCH_LOGS, f"batch_log must be one of {BATCH_LOGS}")
+        _require(self.cpu_affinity in CPU_AFFINITIES, f"cpu_affinity must be one of {CPU_AFFINITIES}")
         _require(1 <= self.explain_steps <= self.max_explain_steps, "explain_steps must be in [1, max_explain_steps]")
         _require(self.max_texts_per_explanation >= 1, "max_texts_per_explanation must be at least 1")
         _require(self.max_explained_tokens >= 3, "max_explained_tokens must be at least 3")

@@ -175,9 +175,52 @@ def test_the_frontend_logs_each_request_once_without_torchserves_per_request_deb
     new_access = access_log.read_text().splitlines()[seen_access:]
     assert sum('"POST /predictions/tiny' in line for line in new_access) == 10
     new_ts = ts_log.read_text().splitlines()[seen_ts:]
-    for chatter in ("[DEBUG]", "Sending response for jobId", "result=[METRICS]"):
+    per_request_or_batch = (
+        *("[DEBUG]", "Sending response for jobId", "result=[METRICS]", "Looping backend response"),
+        *("Backend response time", "Backend received inference", '"POST /predictions/tiny'),
+    )
+    for chatter in per_request_or_batch:
         assert not [line for line in new_ts if chatter in line], chatter
-    assert sum('"POST /predictions/tiny' in line for line in new_ts) == 10  # the access line, once each
+    assert "Backend received inference" not in (server.log_dir / "model_log.log").read_text()
+
+
+@pytest.mark.parametrize("server", ["shipped"], indirect=True)
+def test_each_worker_keeps_every_thread_to_cores_of_its_own(server):
+    """Two workers, `cpu_affinity: auto`: each on as many cores as it runs threads, none shared (where the host has
+    more cores than one worker's threads)."""
+    import psutil
+
+    allowed = os.sched_getaffinity(0)
+    threads = max(1, len(allowed) // 2)  # the shipped 2 workers share the cores out
+    if threads >= len(allowed):
+        pytest.skip("one worker's threads take every core: nothing to pin")
+    workers = [p.pid for p in psutil.Process(server.process.pid).children(recursive=True)
+               if "model_service_worker" in " ".join(p.cmdline())]  # fmt: skip
+    cores = []
+    for pid in workers:
+        per_thread = {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir(f"/proc/{pid}/task")}
+        assert len(per_thread) == 1, per_thread
+        cores.append(per_thread.pop())
+    assert len(workers) == 2
+    assert [len(c) for c in cores] == [threads, threads]
+    assert not cores[0] & cores[1]
+    logged = re.findall(r"tiny_[\d.]+-stdout MODEL_LOG - loaded model .* cores=([\d,]+) ", server.model_log())
+    assert sorted(logged) == sorted(",".join(map(str, sorted(c))) for c in cores)
+
+
+def test_the_frontend_starts_no_thread_per_batch(server, predict):
+    """TorchServe hands each batch to its worker with CompletableFuture.runAsync: with a common pool of parallelism
+    1 (a host of 2 cores or fewer) that is a new thread per batch. config.properties gives the pool 2 threads."""
+    import psutil
+
+    from tests.integration.jvm_counters import long_counters
+
+    [java] = [p.pid for p in psutil.Process(server.process.pid).children(recursive=True) if p.name() == "java"]
+    assert predict(json={"text": "warm"}).status_code == 200  # the pool's threads start once
+    started = long_counters(java)["java.threads.started"]
+    for _ in range(20):  # one request at a time: twenty batches
+        assert predict(json={"text": "a quiet request"}).status_code == 200
+    assert long_counters(java)["java.threads.started"] - started < 5
 
 
 def manage_cli(server, *arguments: str) -> subprocess.CompletedProcess:

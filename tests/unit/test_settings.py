@@ -167,6 +167,7 @@ def test_a_short_max_length_alone_is_accepted_in_truncate_mode():
         ({"multi_label_threshold": float("nan")}, "multi_label_threshold"),
         ({"precision": "fp8"}, "precision"),
         ({"packing": "on"}, "packing"),
+        ({"cpu_affinity": "on"}, "cpu_affinity"),
         ({"engine": "tensorrt"}, "engine"),
         ({"engine": "torch", "precision": "int8"}, "engine torch runs precision"),
         ({"engine": "onnxruntime", "precision": "bf16"}, "engine onnxruntime runs precision"),

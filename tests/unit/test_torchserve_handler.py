@@ -253,3 +253,14 @@ def test_torchserves_per_batch_prediction_time_line_is_dropped_and_our_metrics_s
     lines = [record.getMessage() for record in caplog.records if record.name == metrics_logger]
     assert not any(line.startswith("[METRICS]PredictionTime.") for line in lines)
     assert any(line.startswith("[METRICS]bert_batches_total.") for line in lines)
+
+
+def test_only_a_process_torchserve_started_as_its_worker_pins_cores(monkeypatch):
+    """The handler loaded here (a test, a notebook) must leave this process's cores alone."""
+    import sys
+
+    import torchserve_handler
+
+    assert not torchserve_handler._in_torchserve_worker()
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", "/venv/site-packages/ts/model_service_worker.py")
+    assert torchserve_handler._in_torchserve_worker()
