@@ -1,7 +1,8 @@
 """The in-process ceiling: the same model and handler settings called directly, no server in between.
 
 Each `Layout` is a pool of `processes` spawned processes with `threads` torch threads each (one two-threaded
-process, or one single-threaded process per core). Every process loads the model once, in one engine variant
+process, or one single-threaded process per core, each kept to a core of its own as the shipped server's workers
+are: `bert_classifier.cpu_affinity`). Every process loads the model once, in one engine variant
 (torch fp32/bf16 in every layout; ONNX Runtime fp32/int8, from the archive's ONNX export, in the served layout
 of one single-threaded process per core). A run classifies a
 fixed sample of the workload completely, one `classify` call per batch, the batches handed out to whichever
@@ -15,6 +16,7 @@ first, so each call holds texts of similar length).
 from __future__ import annotations
 
 import multiprocessing
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -42,13 +44,15 @@ class Layout:
         return f"{self.processes}x{self.threads}"
 
 
-def _init(model_dir: str, settings: dict, threads: int, barrier) -> None:
+def _init(model_dir: str, settings: dict, threads: int, barrier, cores_folder: str) -> None:
     import torch
 
+    from bert_classifier.cpu_affinity import pin_to_free_cores
     from bert_classifier.model import TextClassifier
     from bert_classifier.settings import Settings
 
     torch.set_num_threads(threads)
+    pin_to_free_cores(threads, Path(cores_folder))  # as the shipped server's workers keep to a core each
     classifier = TextClassifier.load(model_dir, Settings(**settings), "cpu")
     classifier.classify(["warm up " * 300, "warm up"])  # lazy init of the long and the short kernels
     _state.update(classifier=classifier, barrier=barrier)
@@ -73,12 +77,14 @@ class CeilingPool:
         self.layout, self.engine, self.precision = layout, engine, precision
         settings = {**settings, "engine": engine, "precision": precision, "torch_threads": layout.threads}
         context = multiprocessing.get_context("spawn")
+        self.cores_folder = tempfile.TemporaryDirectory(prefix="ceiling-cores-")  # this pool's claims only
         self.pool = ProcessPoolExecutor(
             layout.processes,
             mp_context=context,
             initializer=_init,
-            initargs=(str(model_dir), settings, layout.threads, context.Barrier(layout.processes)),
-        )
+            initargs=(str(model_dir), settings, layout.threads, context.Barrier(layout.processes),
+                      self.cores_folder.name),
+        )  # fmt: skip
         # Every process loaded and warmed before anything is timed.
         futures = [self.pool.submit(_ready) for _ in range(layout.processes)]
         for future in futures:
@@ -89,6 +95,7 @@ class CeilingPool:
 
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.cores_folder.cleanup()
 
     def run_once(
         self, batches: list[tuple[list[str], list[str]]], flops: list[float]
