@@ -11,14 +11,11 @@ lapses with its process: a restarted worker takes the core back.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .engines.shared import private_folder
-
-log = logging.getLogger(__name__)
+from .engines.shared import private_folder, write_json
 
 CLAIMS = "cores.json"
 """{process: [cores]} in the private folder; a process is `<pid>:<start time>`, so a reused pid is not alive."""
@@ -43,7 +40,7 @@ def pin_to_free_cores(count: int, folder: Path | None = None, set_affinity: Call
         mine = free_cores(allowed, claims, count)
         if mine:
             claims[_process_key(os.getpid())] = mine
-        _write(folder / CLAIMS, claims)
+        write_json(folder / CLAIMS, claims, "this worker's cores")
     if mine:
         _keep_threads_to(mine, set_affinity or os.sched_setaffinity)
     return mine
@@ -89,12 +86,3 @@ def _read(path: Path) -> dict[str, list[int]]:
         return {str(owner): [int(core) for core in cores] for owner, cores in claims.items()}
     except (AttributeError, TypeError, ValueError):  # not what this module writes: start afresh
         return {}
-
-
-def _write(path: Path, claims: dict[str, list[int]]) -> None:
-    staging = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        staging.write_text(json.dumps(claims), encoding="utf-8")
-        os.replace(staging, path)
-    except OSError as error:
-        log.info("could not record this worker's cores: %s", error)

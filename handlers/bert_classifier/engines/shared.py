@@ -100,9 +100,15 @@ def _read(path: Path, key: dict) -> dict | None:
 
 
 def _write(path: Path, record: dict) -> None:
+    write_json(path, record, "the engine choice for other workers")
+
+
+def write_json(path: Path, data, what: str) -> None:
+    """Replace `path` with `data` as JSON in one step (readers never see half a file); a failure is logged as not
+    having recorded `what`, since every record in the private folder is an optimisation."""
     staging = path.with_suffix(f".{os.getpid()}.tmp")
     try:
-        staging.write_text(json.dumps(record), encoding="utf-8")
+        staging.write_text(json.dumps(data), encoding="utf-8")
         os.replace(staging, path)
     except OSError as error:
-        log.info("could not record the engine choice for other workers: %s", error)
+        log.info("could not record %s: %s", what, error)
