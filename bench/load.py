@@ -229,7 +229,7 @@ def _tree_cpu(with_self: bool = True) -> float:
 
     me = psutil.Process()
     total = 0.0
-    for process in [me, *me.children(recursive=True)][0 if with_self else 1 :]:
+    for process in me.children(recursive=True) + ([me] if with_self else []):
         try:
             times = process.cpu_times()
             total += times.user + times.system

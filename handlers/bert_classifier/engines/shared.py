@@ -88,7 +88,7 @@ def shared_choice(
         if recorded is not None and recorded.get("chosen") not in candidates:
             log.warning("ignoring a recorded engine choice that is not among this model's candidates")
             recorded = None
-        yield recorded, lambda record: _write(path, {**record, "key": key})
+        yield recorded, lambda record: write_json(path, {**record, "key": key}, "the engine choice for other workers")
 
 
 def _read(path: Path, key: dict) -> dict | None:
@@ -97,10 +97,6 @@ def _read(path: Path, key: dict) -> dict | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and record.get("key") == key else None
-
-
-def _write(path: Path, record: dict) -> None:
-    write_json(path, record, "the engine choice for other workers")
 
 
 def write_json(path: Path, data, what: str) -> None:
