@@ -6,7 +6,8 @@ results (bench-results.json) in `--out`.
 3. held-out accuracy fp32 vs bf16 (in process);
 4. the in-process ceiling per workload and precision (best of layouts, batch sizes, length sorting);
 5. the real TorchServe serving .mar archives built from the shipped model-config.yaml (and variants of it)
-   under closed-loop load at several concurrencies, each point repeated, medians reported;
+   under closed-loop load at several concurrencies, each point repeated, medians reported; `engine: auto` also
+   in rounds paired with the best engine's ceiling (`bench.paired`);
 6. a batchSize / maxBatchDelay sweep: one variant's archive registered again with other values;
 7. the report (`bench.report`, which can render it again from the raw results).
 
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         store, model_dirs = Path(scratch) / "store", {"torch": model_dir}
         store.mkdir()
+        emulation = avx2_emulation(args, plan, bf16, cores, Path(scratch))
         if {"ceiling", "served"} - set(args.skip):
             with phase(results, "engines"):
                 engines_dir, results.engines = build_engines_once(store, model_dir, shipped, plan)
@@ -145,9 +147,11 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
 
             variants = [f"torch-{p}" for p in precisions] + ["onnxruntime-fp32", "onnxruntime-int8"]
             with phase(results, "ceiling"):
-                results.ceiling = measure_ceiling(model_dirs, settings, variants, workloads, plan, cores, log)
+                results.ceiling = measure_ceiling(model_dirs, settings, variants, workloads, plan, cores, log,
+                                                  emulation)  # fmt: skip
         if "served" not in args.skip:
             from .load import grouped_payloads, json_payloads
+            from .paired import plan_pairings
             from .plan import MULTI_TEXTS, MULTI_WORKLOAD
             from .served import run_served
 
@@ -155,10 +159,22 @@ def run(args: argparse.Namespace, plan: Plan) -> Results:
                 name: json_payloads(w.texts, w.tokens, flops, w.pairs) for name, (w, flops) in workloads.items()
             }
             payloads[MULTI_WORKLOAD] = grouped_payloads(payloads["short"], MULTI_TEXTS)
+            pairings = plan_pairings(results, model_dirs, settings, workloads, emulation)
             with phase(results, "served"):
                 run_served(store, model_dir, engines_dir, shipped, payloads, plan, results, log,
-                           names=args.variants, sweep_too="sweep" not in args.skip)  # fmt: skip
+                           names=args.variants, sweep_too="sweep" not in args.skip, pairings=pairings)  # fmt: skip
     return results
+
+
+def avx2_emulation(args: argparse.Namespace, plan: Plan, bf16: bool, cores: int, scratch: Path) -> dict | None:
+    """The AVX2 emulation's environment when a served variant runs on it and is measured (its ceiling is measured
+    on the same emulated CPU), else None."""
+    from .isa import avx2_environment
+    from .plan import chosen_variants
+
+    emulated = any(v.avx2 for v in chosen_variants(plan, bf16, cores, args.variants))
+    wanted = emulated and not {"ceiling", "served"} & set(args.skip)
+    return avx2_environment(scratch / "store-isa") if wanted else None
 
 
 def onnx_model_dir(model_dir: Path, engines_dir: Path, folder: Path) -> Path:

@@ -15,7 +15,9 @@ first, so each call holds texts of similar length).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .isa import AVX2, NATIVE
 from .load import CpuMeter, _tree_cpu, median
 from .plan import Plan
 from .records import CeilingPoint
@@ -64,17 +67,30 @@ def _classify(batch: Call) -> int:
     return len(texts)
 
 
-def _ready() -> bool:
-    """Blocks until every process of the pool runs it, so each has loaded its model."""
+def _ready() -> str:
+    """Blocks until every process of the pool runs it, so each has loaded its model (and each process answers
+    once): the instruction set torch's kernels use in it."""
+    import torch
+
     _state["barrier"].wait(timeout=600)
-    return True
+    return torch.backends.cpu.get_cpu_capability()
 
 
 class CeilingPool:
-    """A pool of model-holding processes in one layout and precision."""
+    """A pool of model-holding processes in one layout and precision, on the host's own instructions or, with
+    `emulation` (`bench.isa.avx2_environment`), on an emulated AVX2-only CPU."""
 
-    def __init__(self, model_dir: str, settings: dict, layout: Layout, engine: str, precision: str) -> None:
+    def __init__(
+        self,
+        model_dir: str,
+        settings: dict,
+        layout: Layout,
+        engine: str,
+        precision: str,
+        emulation: dict[str, str] | None = None,
+    ) -> None:
         self.layout, self.engine, self.precision = layout, engine, precision
+        self.isa = AVX2 if emulation else NATIVE
         settings = {**settings, "engine": engine, "precision": precision, "torch_threads": layout.threads}
         context = multiprocessing.get_context("spawn")
         self.cores_folder = tempfile.TemporaryDirectory(prefix="ceiling-cores-")  # this pool's claims only
@@ -85,10 +101,13 @@ class CeilingPool:
             initargs=(str(model_dir), settings, layout.threads, context.Barrier(layout.processes),
                       self.cores_folder.name),
         )  # fmt: skip
-        # Every process loaded and warmed before anything is timed.
-        futures = [self.pool.submit(_ready) for _ in range(layout.processes)]
-        for future in futures:
-            future.result(timeout=600)
+        # Every process started (under the emulation's environment), loaded and warmed before anything is timed.
+        with _environment(emulation or {}):
+            futures = [self.pool.submit(_ready) for _ in range(layout.processes)]
+            capabilities = {future.result(timeout=600) for future in futures}
+        if emulation and capabilities != {"AVX2"}:
+            self.pool.shutdown(cancel_futures=True)
+            raise RuntimeError(f"the AVX2 emulation did not take in the ceiling: torch reports {capabilities}")
 
     def __enter__(self) -> CeilingPool:
         return self
@@ -124,7 +143,23 @@ class CeilingPool:
             median([r[2] for r in runs]),
             self.engine,
             median([r[3] for r in runs]),
+            self.isa,
         )
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """`values` set in os.environ meanwhile: the processes a spawn pool starts inherit them (LD_PRELOAD included)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def make_batches(
@@ -147,6 +182,11 @@ def make_batches(
     return batches, flops
 
 
+def served_layout(cores: int) -> Layout:
+    """The shipped server's layout: one single-threaded process per core."""
+    return Layout(max(cores, 1), 1)
+
+
 def measure_ceiling(
     model_dirs: dict[str, Path],
     settings: dict,
@@ -155,36 +195,45 @@ def measure_ceiling(
     plan: Plan,
     cores: int,
     log: Callable[[str], None],
+    emulation: dict[str, str] | None = None,
 ) -> list[CeilingPoint]:
     """Every point of `plan.ceiling_grid` per variant (`torch-fp32`, `onnxruntime-int8`, ...) and layout: torch in
     both (one process with a thread per core; one single-threaded process per core), ONNX Runtime in the second.
-    `model_dirs` maps an engine to the folder it loads (the ONNX one holds the export next to the model)."""
-    served_layout = Layout(cores, 1) if cores > 1 else Layout(1, 1)
+    With `emulation` (the AVX2 emulation's environment), also `plan.emulated_ceiling_grid` per variant but bf16
+    on the emulated AVX2-only CPU, in the served layout. `model_dirs` maps an engine to the folder it loads (the
+    ONNX one holds the export next to the model)."""
     points = []
     for name in variants:
         engine, _, precision = name.rpartition("-")
-        layouts = [Layout(1, cores), served_layout] if engine == "torch" and cores > 1 else [served_layout]
+        one_per_core = served_layout(cores)
+        layouts = [Layout(1, cores), one_per_core] if engine == "torch" and cores > 1 else [one_per_core]
         for layout in layouts:
             with CeilingPool(str(model_dirs[engine]), settings, layout, engine, precision) as pool:
-                points += _measure_pool(pool, workloads, plan, log)
+                points += _measure_pool(pool, workloads, plan, plan.ceiling_grid, log)
+    for name in [name for name in variants if not name.endswith("-bf16")] if emulation else []:
+        engine, _, precision = name.rpartition("-")  # no bf16: an AVX2-only CPU has no native bf16
+        with CeilingPool(str(model_dirs[engine]), settings, served_layout(cores), engine, precision, emulation) as pool:
+            points += _measure_pool(pool, workloads, plan, plan.emulated_ceiling_grid, log)
     return points
 
 
-def _measure_pool(pool: CeilingPool, workloads: dict, plan: Plan, log: Callable[[str], None]) -> list[CeilingPoint]:
-    """Every point of `plan.ceiling_grid` on one pool, logging the best per workload."""
+def _measure_pool(
+    pool: CeilingPool, workloads: dict, plan: Plan, grid: Sequence[tuple[str, int, str]], log: Callable[[str], None]
+) -> list[CeilingPoint]:
+    """Every point of `grid` (workload, texts per call, order) on one pool, logging the best per workload."""
     samples, points = dict(plan.ceiling_samples), []
-    for name in dict.fromkeys(name for name, _, _ in plan.ceiling_grid):
+    for name in dict.fromkeys(name for name, _, _ in grid):
         workload, flops = workloads[name]
         mine = [
             pool.measure(workload, flops, batch, order, samples.get(name), plan.ceiling_repeats)
-            for grid_name, batch, order in plan.ceiling_grid
+            for grid_name, batch, order in grid
             if grid_name == name
         ]
         points += mine
         top = max(mine, key=lambda p: p.texts_per_second)
         log(
-            f"ceiling {top.variant} {pool.layout.name} {name}: best {top.texts_per_second:.0f} texts/s (batch "
-            f"{top.batch}, {top.order}; {top.cpu_ms_per_text:.2f} ms CPU/text; other processes "
-            f"{top.foreign_cores:.2f} cores)"
+            f"ceiling {top.variant}{' (AVX2 emulated)' if pool.isa == AVX2 else ''} {pool.layout.name} {name}: best "
+            f"{top.texts_per_second:.0f} texts/s (batch {top.batch}, {top.order}; {top.cpu_ms_per_text:.2f} ms "
+            f"CPU/text; other processes {top.foreign_cores:.2f} cores)"
         )
     return points

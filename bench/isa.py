@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .plan import Variant
     from .records import VariantRecord
 
+NATIVE, AVX2 = "native", "avx2"
+"""What a measurement ran on: the host's own instructions, or the emulated AVX2-only CPU."""
 SOURCE = Path(__file__).with_name("cpuid_avx2.c")
 TORCH_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 

@@ -93,10 +93,51 @@ class CeilingPoint:
     cpu_ms_per_text: float | None = None
     """CPU the pool's processes spent per text (median over the runs; not the process handing out the batches): the
     model's own cost, no server."""
+    isa: str = "native"
+    """`native` (the host's instructions) or `avx2` (an AVX2-only CPU emulated: `bench.isa`)."""
 
     @property
     def variant(self) -> str:
         return f"{self.engine}-{self.precision}"
+
+
+@dataclass
+class PairedRound:
+    """One round of `bench.paired` on one workload: a served run at the headline concurrency between two runs of
+    the best engine's in-process ceiling, so the machine's drift meets both sides of the ratio."""
+
+    variant: str
+    """The served variant (`auto`)."""
+    workload: str
+    number: int
+    """Which round, from 1."""
+    ceiling_variant: str
+    """The engine variant of the ceiling (`onnxruntime-int8`)."""
+    ceiling_texts_per_second: list[float]
+    """The ceiling's runs just before and just after the served run."""
+    ceiling_cpu_ms_per_text: list[float]
+    served_texts_per_second: float
+    texts_per_request: float
+    cost: RequestCost | None = None
+    foreign_cores: float = 0.0
+    """The most cores other processes kept busy during any of the round's three runs."""
+
+    @property
+    def ceiling(self) -> float:
+        return sum(self.ceiling_texts_per_second) / len(self.ceiling_texts_per_second)
+
+    @property
+    def ratio(self) -> float:
+        """Served texts/s over the mean of the two ceiling runs around it."""
+        return self.served_texts_per_second / self.ceiling if self.ceiling else 0.0
+
+    @property
+    def outside_model_ms(self) -> float | None:
+        """Server CPU per request (frontend + workers) less the ceiling's CPU for the request's texts."""
+        if not self.cost:
+            return None
+        model_ms = sum(self.ceiling_cpu_ms_per_text) / len(self.ceiling_cpu_ms_per_text)
+        return self.cost.server_ms - model_ms * self.texts_per_request
 
 
 @dataclass
@@ -261,6 +302,7 @@ class Results(JsonRecord):
     sweep: list[SweepPoint] = field(default_factory=list)
     protocols: list[ProtocolPoint] = field(default_factory=list)
     starts: list[StartRecord] = field(default_factory=list)
+    paired: list[PairedRound] = field(default_factory=list)
     duration_seconds: float = 0.0
 
     def to_json(self) -> str:

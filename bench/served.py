@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import processes
-from .isa import variant_environment
+from .isa import AVX2, NATIVE, variant_environment
 from .load import LoadResult, Payload, median, run_load
+from .paired import Pairing, measure_paired
 from .plan import (
     ENGINE_ARCHIVES,
     MODEL_NAME,
@@ -100,9 +101,12 @@ def run_served(
     *,
     names: list[str] | None = None,
     sweep_too: bool = True,
+    pairings: dict[str, Pairing] | None = None,
 ) -> None:
     """Serve every chosen variant in its own fresh server and record its points (and the sweep) in `results`.
-    `engines_dir` holds the ONNX export and the gate's record (`build_engines_once`) for the ONNX archive."""
+    `engines_dir` holds the ONNX export and the gate's record (`build_engines_once`) for the ONNX archive;
+    `pairings` (by instruction set: `bench.isa`) measure `plan.paired_on` in paired rounds against the ceiling of
+    the instructions they run on (`bench.paired`)."""
     cores, bf16 = results.machine.usable_cores, results.machine.native_bf16
     chosen = chosen_variants(plan, bf16, cores, names)
     sweep_on = next((name for name in plan.sweep_on if name in {v.name for v in chosen}), None)
@@ -118,7 +122,8 @@ def run_served(
         record = VariantRecord(variant.name, variant.description, variant.archive, variant.env, partial, frontend)
         results.variants.append(record)
         sweep = plan.sweep if sweep_too and variant.name == sweep_on else ()
-        extras = Extras(sweep, protocols=variant.name == protocols_on)
+        paired = (pairings or {}).get(AVX2 if variant.avx2 else NATIVE) if variant.name in plan.paired_on else None
+        extras = Extras(sweep, protocols=variant.name == protocols_on, pairing=paired)
         try:
             serve_variant(store, variant, payloads, plan, record, results, extras, log)
         except Exception as error:  # noqa: BLE001 - one variant failing must not lose the others
@@ -163,6 +168,8 @@ def serve_variant(
             for (workload, concurrency), measured in measure_grid(server, MODEL_NAME, payloads, plan, grid, workers):
                 results.served.append(ServedPoint(variant.name, workload, concurrency, measured))
                 log(f"{variant.name} {workload} c={concurrency}: {_describe(measured)}")
+        if extras.pairing:
+            results.paired += measure_paired(server, variant.name, extras.pairing, payloads, plan, workers, log)
         if extras.protocols:
             results.protocols += protocol_points(server, variant.name, payloads["short"], plan, log)
         for batch_size, delay in extras.sweep:
@@ -181,6 +188,7 @@ class Extras:
 
     sweep: Sequence[tuple[int, int]] = ()
     protocols: bool = False
+    pairing: Pairing | None = None
 
 
 def protocol_points(server, variant: str, payloads: list[Payload], plan: Plan, log: Log) -> list[ProtocolPoint]:

@@ -1,3 +1,3 @@
 """`make bench-explanations`: what an explanation costs through the real TorchServe, and what explanations cost
-the predictions served next to them (issue 16), in docs/reports/explanations.md and
+the predictions served next to them, in docs/reports/explanations.md and
 docs/reports/explanations-results.json."""

@@ -1,4 +1,4 @@
-"""Issue 14's section of bench.md: the accuracy gate's table, what `engine: auto` chose and why (the probe, the
+"""The engines section of bench.md: the accuracy gate's table, what `engine: auto` chose and why (the probe, the
 CPU flags), and the ratios of served auto to served torch fp32, natively and with an AVX2-only CPU emulated."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def engines_section(results: Results) -> list[str]:
         return []
     from tools.accuracy_gate import render
 
-    lines = ["## Engines: ONNX Runtime, int8 and `engine: auto` (issue 14)", ""]
+    lines = ["## Engines: ONNX Runtime, int8 and `engine: auto`", ""]
     lines += [*render(results.engines).splitlines()[1:], ""]
     rows = []
     for name in ENGINE_VARIANTS:

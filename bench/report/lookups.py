@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from ..isa import AVX2, NATIVE
 from ..records import CeilingPoint, Results, ServedPoint, VariantRecord
 
 DISTURBED = 0.25
 """Cores used by other processes above which a measurement is flagged as disturbed."""
+ISA_NOTE = {NATIVE: "", AVX2: ", AVX2 emulated"}
+"""After an engine variant's name, for the instructions its ceiling ran on."""
 BUSY_BEFORE_PERCENT = 15.0
 """CPU busy in the second before a run above which the bench refuses to start (`--allow-busy` runs anyway, and
 the report says the run was disturbed)."""
@@ -14,25 +17,25 @@ the report says the run was disturbed)."""
 def ceiling_best(results: Results, workload: str, precision: str, max_batch: int | None = None) -> CeilingPoint | None:
     """The fastest in-process torch point of `precision`, optionally among those with at most `max_batch` texts
     per call."""
-    points = [p for p in results.ceiling if p.workload == workload and p.precision == precision
+    points = [p for p in results.ceiling if p.workload == workload and p.precision == precision and p.isa == NATIVE
               and p.engine == "torch" and (max_batch is None or p.batch <= max_batch)]  # fmt: skip
     return max(points, key=lambda p: p.texts_per_second, default=None)
 
 
-def engine_ceiling(results: Results, variant: str, workload: str) -> CeilingPoint | None:
-    """The in-process ceiling of one engine variant (`onnxruntime-int8`) as the shipped server runs it: one
-    single-threaded process per core, batches of the shipped batchSize in arrival order; its best point where that
-    one was not measured."""
-    points = [p for p in results.ceiling if p.variant == variant and p.workload == workload]
+def engine_ceiling(results: Results, variant: str, workload: str, isa: str = NATIVE) -> CeilingPoint | None:
+    """The in-process ceiling of one engine variant (`onnxruntime-int8`) on the instructions `isa` (`bench.isa`) as
+    the shipped server runs it: one single-threaded process per core, batches of the shipped batchSize in arrival
+    order; its best point where that one was not measured."""
+    points = [p for p in results.ceiling if (p.variant, p.workload, p.isa) == (variant, workload, isa)]
     batch = results.model.shipped_config.get("batchSize")
     served_like = [p for p in points if p.order == "arrival" and p.batch == batch and p.layout.endswith("x1")]
     return max(served_like or points, key=lambda p: p.texts_per_second, default=None)
 
 
-def best_engine_ceiling(results: Results, workload: str) -> CeilingPoint | None:
-    """The fastest engine variant's `engine_ceiling`."""
+def best_engine_ceiling(results: Results, workload: str, isa: str = NATIVE) -> CeilingPoint | None:
+    """The fastest engine variant's `engine_ceiling` on the instructions `isa`."""
     variants = dict.fromkeys(p.variant for p in results.ceiling)
-    ceilings = [engine_ceiling(results, variant, workload) for variant in variants]
+    ceilings = [engine_ceiling(results, variant, workload, isa) for variant in variants]
     return max((c for c in ceilings if c), key=lambda p: p.texts_per_second, default=None)
 
 
@@ -40,6 +43,12 @@ def served_as(results: Results, variant: str) -> str:
     """The engine variant a served variant ran (`torch-fp32`, `onnxruntime-int8`), as its workers logged it."""
     record = variant_record(results, variant)
     return f"{(record and record.engine) or 'torch'}-{variant_precision(results, variant)}"
+
+
+def served_isa(results: Results, variant: str) -> str:
+    """The instructions a served variant ran on: `avx2` where its workers ran the AVX2 emulation."""
+    record = variant_record(results, variant)
+    return AVX2 if record and record.emulated_isa else NATIVE
 
 
 def served_over(results: Results, variant: str, workload: str, concurrency: int, ceiling: CeilingPoint | None):
@@ -92,6 +101,6 @@ def disturbed_points(results: Results) -> list[str]:
     """Measurements during which other processes used more than `DISTURBED` cores."""
     names = [f"{p.variant}/{p.workload}/c{p.concurrency}" for p in results.served
              if p.measured.foreign_cores > DISTURBED]  # fmt: skip
-    names += [f"ceiling {p.variant}/{p.layout}/{p.workload}/{p.batch}/{p.order}" for p in results.ceiling
-              if p.foreign_cores > DISTURBED]  # fmt: skip
+    names += [f"ceiling {p.variant}{'/avx2' if p.isa == AVX2 else ''}/{p.layout}/{p.workload}/{p.batch}/{p.order}"
+              for p in results.ceiling if p.foreign_cores > DISTURBED]  # fmt: skip
     return names

@@ -18,7 +18,7 @@ def protocols_section(results: Results) -> list[str]:
     ]  # fmt: skip
     c, variant = results.plan.headline_concurrency, results.protocols[0].variant
     return [
-        "## Protocols: `/predictions`, Open Inference Protocol REST, TorchServe gRPC (issue 15)",
+        "## Protocols: `/predictions`, Open Inference Protocol REST, TorchServe gRPC",
         "",
         f"The `{variant}` variant's server, short texts, one per request, concurrency {c}, "
         f"medians of {results.protocols[0].runs} interleaved runs.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..records import Measured, Results
 from ..workloads import WORKLOADS
-from .lookups import DISTURBED, ceiling_best, served_over_ceiling, variant_precision
+from .lookups import DISTURBED, ISA_NOTE, ceiling_best, served_over_ceiling, variant_precision
 from .text import fmt, gflops, percent, ratio, share, table
 
 SERVER_COLUMNS = (
@@ -95,8 +95,8 @@ def ceiling_section(results: Results) -> list[str]:
             if best:
                 rows.append((workload, precision, fmt(best.texts_per_second), best.layout, best.batch, best.order,
                              *_peak_columns(results, best.flops_per_second, precision)))  # fmt: skip
-    grid = [(p.workload, p.variant, p.layout, p.batch, p.order, fmt(p.texts_per_second), fmt(p.cpu_ms_per_text, 2),
-             fmt(p.foreign_cores, 2)) for p in results.ceiling]  # fmt: skip
+    grid = [(p.workload, p.variant + ISA_NOTE[p.isa], p.layout, p.batch, p.order, fmt(p.texts_per_second),
+             fmt(p.cpu_ms_per_text, 2), fmt(p.foreign_cores, 2)) for p in results.ceiling]  # fmt: skip
     return [
         "## In-process ceiling",
         "",

@@ -32,3 +32,16 @@ def test_a_pair_workload_keeps_each_text_with_its_second_text():
     workload = Workload("pair", ["q0", "q1", "q2"], [True] * 3, tokens=[5, 9, 7], pairs=["p0", "p1", "p2"])
     batches, _ = make_batches(workload, [1.0, 1.0, 1.0], 2, "sorted")
     assert batches == [(["q1", "q2"], ["p1", "p2"]), (["q0"], ["p0"])]
+
+
+def test_a_pool_starts_its_processes_under_the_emulations_environment_and_restores_this_ones(monkeypatch):
+    import os
+
+    from bench.ceiling import _environment
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    with _environment({"ATEN_CPU_CAPABILITY": "avx2", "LD_PRELOAD": "/x/cpuid_avx2.so"}):
+        assert (os.environ["ATEN_CPU_CAPABILITY"], os.environ["LD_PRELOAD"]) == ("avx2", "/x/cpuid_avx2.so")
+    assert os.environ["ATEN_CPU_CAPABILITY"] == "default"
+    assert "LD_PRELOAD" not in os.environ

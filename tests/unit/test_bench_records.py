@@ -37,3 +37,16 @@ def test_a_minimal_run_loads_with_defaults():
     loaded = Results.from_dict(data)
     assert (loaded.peaks, loaded.accuracy, loaded.served) == (None, None, [])
     assert loaded.plan == QUICK
+
+
+def test_paired_rounds_round_trip_and_derive_their_ratio_and_cost_outside_the_model(tmp_path):
+    from bench.processes import RequestCost
+    from bench.records import PairedRound
+
+    results = sample_results()
+    cost = RequestCost(0.1, [0.9, 1.0], 0.2)
+    results.paired = [PairedRound("auto", "short", 1, "onnxruntime-int8", [400.0, 600.0], [0.5, 0.7], 300.0, 2.0, cost)]
+    loaded = Results.load(results.save(tmp_path / "bench-results.json"))
+    assert loaded == results
+    assert loaded.paired[0].ratio == pytest.approx(0.6)  # over the mean of the ceiling before and after
+    assert loaded.paired[0].outside_model_ms == pytest.approx(2.0 - 0.6 * 2.0)

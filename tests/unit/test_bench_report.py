@@ -169,3 +169,92 @@ def test_a_busy_machine_is_named_before_any_figure():
     data.machine.busy_percent_before = 60.0
     text = render_markdown(data)
     assert text.index("**Disturbed run**") < text.index("## Machine and model")
+
+
+def paired_round(workload: str, number: int, ceiling: list[float], served: float, **extra):
+    from bench.processes import RequestCost
+    from bench.records import PairedRound
+
+    cost = RequestCost(0.1, [0.2, 0.2], 0.1)
+    return PairedRound("auto", workload, number, "onnxruntime-int8", ceiling, [0.4, 0.4], served, 1.0, cost, **extra)
+
+
+def test_paired_rounds_judge_the_best_engine_targets_on_the_median_round():
+    data = engine_results()
+    data.paired = [
+        paired_round("short", 1, [480.0, 520.0], 300.0),  # 0.60
+        paired_round("short", 2, [400.0, 400.0], 300.0),  # 0.75
+        paired_round("short", 3, [600.0, 600.0], 300.0),  # 0.50
+        paired_round("mixed", 1, [100.0, 100.0], 95.0, foreign_cores=0.5),
+    ]
+    text = render_markdown(data)
+    row = "| served auto / best engine's in-process ceiling (onnxruntime-int8), {}, c=16, median of {} paired rounds |"
+    assert f"{row.format('short', 3)} 0.60× | ≥ 0.6 | **met** |" in text  # not the unpaired 0.75
+    assert f"{row.format('mixed', 1)} 0.95× ‡ | ≥ 0.9 | **met** |" in text
+    # frontend 0.1 + workers 0.4 - the rounds' own ceiling CPU 0.4 per text
+    row = "| served auto: server CPU per request outside the model, short, c=16, median of 3 paired rounds |"
+    assert f"{row} 0.10 ms | ≤ 0.3 ms | **met** |" in text
+    assert "### Paired rounds" in text
+    assert "| auto | short | onnxruntime-int8 | 1 | 480.0 | 300.0 | 520.0 | 0.60× | 0.10 | 0.20 + 0.20 | 0.10 |" in text
+    assert "| auto | mixed | onnxruntime-int8 | 1 | 100.0 | 95.0 ‡ | 100.0 | 0.95× |" in text
+
+
+def test_without_paired_rounds_the_targets_fall_back_to_the_grid_and_no_rounds_table():
+    text = render_markdown(engine_results())
+    assert "paired rounds" not in text
+    assert "### Paired rounds" not in text
+
+
+def avx2_results() -> Results:
+    """`engine_results` with `auto-avx2` served on the emulated AVX2-only CPU, its own (slower) int8 ceiling
+    measured there, and one start of it that chose another variant."""
+    from bench.processes import RequestCost
+    from bench.records import CeilingPoint, ServedPoint, StartRecord
+    from tests.unit.bench_results import measured, variant
+
+    data = engine_results()
+    data.ceiling += [
+        CeilingPoint("short", "int8", "2x1", 8, "arrival", 250.0, 1e10, 2, 0.0, "onnxruntime", 0.8, "avx2"),
+        CeilingPoint("mixed", "int8", "2x1", 8, "arrival", 60.0, 1e10, 2, 0.0, "onnxruntime", 3.0, "avx2"),
+    ]
+    auto = variant("auto-avx2", "auto", 12.0, "int8")
+    auto.engine, auto.env, auto.emulated_isa = "onnxruntime", {}, "AVX2"
+    data.variants.append(auto)
+    point = measured(200.0)
+    point.cost = RequestCost(0.1, [0.4, 0.4], 0.1)
+    data.served += [ServedPoint("auto-avx2", "short", 16, point), ServedPoint("auto-avx2", "mixed", 16, measured(57.0))]
+    data.starts += [StartRecord("auto-avx2", 9.0, "onnxruntime-int8", "probe"), StartRecord("auto-avx2", 9.0,
+                    "torch-fp32", "probe")]  # fmt: skip
+    return data
+
+
+def test_auto_on_the_emulated_avx2_cpu_is_judged_against_the_ceilings_measured_there():
+    from bench.report.lookups import best_engine_ceiling, engine_ceiling
+
+    data = avx2_results()
+    assert engine_ceiling(data, "onnxruntime-int8", "short").texts_per_second == 400.0  # the host's own
+    assert best_engine_ceiling(data, "short", "avx2").texts_per_second == 250.0
+    text = render_markdown(data)
+    row = "| served auto-avx2 / best engine's in-process ceiling (onnxruntime-int8, AVX2 emulated), {}, c=16 |"
+    assert f"{row.format('short')} 0.80× | ≥ 0.6 | **met** |" in text  # 200 / 250, not 200 / 400
+    assert f"{row.format('mixed')} 0.95× | ≥ 0.9 | **met** |" in text
+    # frontend 0.1 + workers 0.8 - the AVX2 int8 ceiling's 0.8 per text
+    assert "| served auto-avx2: server CPU per request outside the model, short, c=16 | 0.10 ms |" in text
+    assert "| auto-avx2: the same variant on every start | not all of 3 starts: onnxruntime-int8, torch-fp32 |" in text
+    assert (
+        "| auto-avx2 | onnxruntime-int8 | short | 200.0 | 0.80× | 0.80× | 0.10 | 0.40 + 0.40 | 0.10 | 0.80 | 0.10 |"
+        in (text)
+    )
+    assert "| onnxruntime-int8, AVX2 emulated | short | 2x1 | 8 | arrival | 250.0 | 0.80 |" in text
+    assert "| auto-avx2 | 2 | torch-fp32 | 9.0 s | probe |" in text  # starts counted per variant
+
+
+def test_the_native_targets_ignore_the_emulated_ceilings():
+    from bench.report.lookups import ceiling_best
+
+    data = avx2_results()
+    data.ceiling.append(data.ceiling[-1].__class__("short", "fp32", "2x1", 8, "arrival", 9999.0, 1e10, 2, isa="avx2"))
+    assert ceiling_best(data, "short", "fp32").texts_per_second != 9999.0
+    assert "| served auto / best engine's in-process ceiling (onnxruntime-int8), short, c=16 | 0.75× |" in (
+        render_markdown(data)
+    )
