@@ -5,7 +5,7 @@
 - `servingruntime.yaml`: a `ServingRuntime` that starts TorchServe from the bundle exactly as KServe's own
   TorchServe runtime does, in our image (docker/Dockerfile), with no `TS_SERVICE_ENVELOPE`: KServe's controller
   forces that variable to `kserve`/`kservev2` for the `pytorch` model format, and TorchServe 0.12's envelopes
-  read only the first request of a batch. The KServe protocols are our codecs' job (issue 15).
+  read only the first request of a batch. The KServe protocols are our codecs' job.
 - `inferenceservice-v1.yaml`, `inferenceservice-v2.yaml`: the model on that runtime, protocol v1 or v2.
 - `inferenceservice-canary.yaml`: the v1 service rolled to a new bundle with 10% of the traffic.
 - `serviceaccount.yaml`: the predictors' own service account, with no API token mounted (attach the storage

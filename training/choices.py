@@ -31,7 +31,7 @@ RESULTS = ROOT / "docs" / "reports" / "training-choices.json"
 REPORT = ROOT / "docs" / "reports" / "training-choices.md"
 CHOSEN = DEFAULTS
 BASE = replace(CHOSEN, epochs=2, max_length=128, lr=1e-4, frozen_layers=0)
-"""The settings before issue 13: every layer, two epochs of 128 tokens."""
+"""The settings before the training choices were measured: every layer, two epochs of 128 tokens."""
 TOP_ONLY = replace(CHOSEN, epochs=2, lr=5e-4, frozen_layers=5)
 CANDIDATES = {
     "all layers, 128 tokens, 2 epochs (before)": BASE,

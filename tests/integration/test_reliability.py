@@ -1,4 +1,4 @@
-"""The fast subset of `make reliability` (issue 11): every bad input once next to good neighbours, a short
+"""The fast subset of `make reliability`: every bad input once next to good neighbours, a short
 overload, a worker SIGKILL, a model that cannot load, SIGTERM and a dead frontend under the SageMaker entrypoint,
 and, last, the privacy canary in every log these tests wrote. Same catalog, same checks as the full run
 (`reliability.verdicts`): a test fails with the problems the report would list.
