@@ -86,14 +86,14 @@ def build_engines(
     from bert_classifier.settings import read_model_config, settings_from_model_config
 
     from .accuracy_gate import run_gate, write_manifest
-    from .onnx_export import OPSET, export_onnx
+    from .onnx_export import export_onnx
 
     out = Path(out_dir)
     export = export_onnx(model_dir, out)
     print(f"exported ONNX fp32 + int8 in {sum(export.seconds.values()):.0f} s (fp32 logits within {export.parity:.1e})")
     settings = dataclasses.asdict(settings_from_model_config(read_model_config(config_file), env={}))
     record = run_gate(Path(model_dir), out, settings, gate, Path(held_out) if held_out else None)
-    record["export"] = {"exporter": "torch.onnx.export(dynamo=True)", "opset": OPSET, "parity": export.parity,
+    record["export"] = {"exporter": export.exporter, "opset": export.opset, "parity": export.parity,
                         "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                         "int8": "ONNX Runtime dynamic quantization, int8 weights per channel, 7-bit range"}  # fmt: skip
     write_manifest(record, out)

@@ -1,12 +1,18 @@
 """Export a `save_pretrained` sequence classifier to ONNX for the `onnxruntime` engine, and quantize an int8 copy.
 
-- fp32: `torch.onnx.export(..., dynamo=True)`, the torch.export-based exporter (torch 2.13's default; the
-  TorchScript one is deprecated), with dynamic batch and sequence axes, inputs `input_ids` and `attention_mask`
-  (and `token_type_ids` when the model reads them, for text pairs), output `logits`. The export is
-  checked against the model's own forward on padded batches (`check_parity`).
+- fp32, with fused attention where ONNX Runtime can fuse it (`export_fused`: BERT-family models): the TorchScript
+  exporter on the model's eager attention, then ONNX Runtime's transformer optimizer (`onnxruntime.transformers`),
+  which turns each layer's attention into one `Attention` kernel (and the embeddings, layer norms and GELUs into
+  theirs). It is kept only when every layer's attention fused and its logits pass `check_parity`.
+- fp32 otherwise: `torch.onnx.export(..., dynamo=True)`, the torch.export-based exporter (torch 2.13's default),
+  whose graph the optimizer does not fuse.
+  Both have dynamic batch and sequence axes, inputs `input_ids` and `attention_mask` (and `token_type_ids` when the
+  model reads them, for text pairs), output `logits`, and are checked against the model's own forward on padded
+  batches (`check_parity`).
 - int8: ONNX Runtime's dynamic quantization (weights int8 per output channel, activations quantized per call),
   with 7-bit weights (`reduce_range`): without VNNI (AVX2 hosts) the u8 x s8 kernels add pairs of products in
-  16 bits, which full-range weights can saturate.
+  16 bits, which full-range weights can saturate. A fused export's attention becomes `QAttention`: int8 query,
+  key and value projections in one kernel.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,6 +32,14 @@ from bert_classifier.pairs import uses_token_types
 PARITY_TOLERANCE = 1e-3
 """Largest absolute logit difference between the fp32 export and the torch model that passes."""
 OPSET = 18
+FUSED_OPSET = 17
+"""The TorchScript exporter's opset for the fused export (the highest it exports BERT's graph in)."""
+FUSABLE_TYPES = ("bert", "roberta", "xlm-roberta", "electra", "distilbert")
+"""Model types whose attention ONNX Runtime's BERT optimizer may fuse; `export_fused` still checks that it did."""
+DYNAMO_EXPORTER = "torch.onnx.export(dynamo=True)"
+FUSED_EXPORTER = "torch.onnx.export(dynamo=False) + onnxruntime.transformers optimizer (fused attention)"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,12 @@ class Export:
     parity: float
     """Largest absolute logit difference of the fp32 export against torch on the check batches."""
     seconds: dict[str, float]
+    exporter: str = DYNAMO_EXPORTER
+    """How the fp32 file was made: `FUSED_EXPORTER` or `DYNAMO_EXPORTER`."""
+
+    @property
+    def opset(self) -> int:
+        return FUSED_OPSET if self.exporter == FUSED_EXPORTER else OPSET
 
 
 def export_onnx(model_dir: str | Path, out_dir: str | Path, per_channel: bool = True) -> Export:
@@ -43,22 +64,25 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, per_channel: bool = 
     model = _load(model_dir)
     with_types = takes_token_types(model_dir, model)
     started = time.perf_counter()
-    fp32 = export_fp32(model, out / ONNX_FILES["fp32"], with_types)
+    fp32, exporter = out / ONNX_FILES["fp32"], FUSED_EXPORTER
+    parity = export_fused(model_dir, model, fp32, with_types)
+    if parity is None:
+        export_fp32(model, fp32, with_types)
+        exporter, parity = DYNAMO_EXPORTER, check_parity(model, fp32)
     seconds = {"fp32": time.perf_counter() - started}
-    parity = check_parity(model, fp32)
     if parity > PARITY_TOLERANCE:
         raise RuntimeError(f"the ONNX export differs from the torch model by {parity:.2e} in a logit")
     started = time.perf_counter()
     int8 = quantize_int8(fp32, out / ONNX_FILES["int8"], per_channel)
     seconds["int8"] = time.perf_counter() - started
-    return Export({"fp32": fp32, "int8": int8}, parity, seconds)
+    return Export({"fp32": fp32, "int8": int8}, parity, seconds, exporter)
 
 
-def _load(model_dir: str | Path):
+def _load(model_dir: str | Path, **options):
     from transformers import AutoModelForSequenceClassification
 
     return AutoModelForSequenceClassification.from_pretrained(
-        str(model_dir), local_files_only=True, use_safetensors=True
+        str(model_dir), local_files_only=True, use_safetensors=True, **options
     ).eval()
 
 
@@ -108,12 +132,75 @@ def export_fp32(model, target: Path, with_types: bool = False) -> Path:
     return target
 
 
+def export_fused(model_dir: str | Path, model, target: Path, with_types: bool = False) -> float | None:
+    """Write the fused-attention export of `model` (loaded from `model_dir`) to `target` and return its parity;
+    None, and nothing written, when the model type is not in `FUSABLE_TYPES`, the export or the optimizer fails,
+    not every layer's attention fused, or its logits are further than `PARITY_TOLERANCE` from `model`'s."""
+    config = model.config
+    if config.model_type not in FUSABLE_TYPES:
+        return None
+    try:
+        with tempfile.TemporaryDirectory(prefix="onnx-fused-") as scratch:
+            traced = Path(scratch) / "traced.onnx"
+            _export_torchscript(_load(model_dir, attn_implementation="eager"), traced, with_types)
+            optimized = _optimize(traced, config.num_attention_heads, config.hidden_size)
+            fused = optimized.get_fused_operator_statistics().get("Attention", 0)
+            if fused != config.num_hidden_layers:
+                log.info("ONNX Runtime fused %d of %d attention layers: exporting unfused", fused,
+                         config.num_hidden_layers)  # fmt: skip
+                return None
+            optimized.save_model_to_file(str(target))
+    except Exception as error:  # noqa: BLE001 - any failure of the fused path falls back to the plain export
+        log.info("fused-attention export failed (%s): exporting unfused", type(error).__name__)
+        target.unlink(missing_ok=True)
+        return None
+    parity = check_parity(model, target)
+    if parity > PARITY_TOLERANCE:
+        log.info("fused-attention export differs by %.1e in a logit: exporting unfused", parity)
+        target.unlink()
+        return None
+    return parity
+
+
+def _export_torchscript(model, target: Path, with_types: bool) -> None:
+    import torch
+
+    inputs = _example(2, [8, 5], model.config.vocab_size, with_types)
+    axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
+    with _quiet():
+        torch.onnx.export(
+            model,
+            tuple(inputs.values()),
+            str(target),
+            input_names=list(inputs),
+            output_names=["logits"],
+            dynamic_axes={**axes, "logits": {0: "batch"}},
+            opset_version=FUSED_OPSET,
+            dynamo=False,
+        )
+
+
+def _optimize(path: Path, heads: int, hidden: int):
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with _quiet():
+        # opt_level 0: only the optimizer's own fusions; ONNX Runtime applies its graph optimizations at load.
+        return optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+
+
 def quantize_int8(fp32: Path, target: Path, per_channel: bool = True) -> Path:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with _quiet():
         quantize_dynamic(
-            str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=per_channel, reduce_range=True
+            str(fp32),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            reduce_range=True,
+            # The fused graph's contrib ops leave some tensors untyped by ONNX's shape inference: they are fp32.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     return target
 

@@ -1,5 +1,5 @@
-"""`tools.onnx_export` on the tiny model: the fp32 export is the model (dynamic batch and sequence axes), the int8
-copy is quantized and close to it."""
+"""`tools.onnx_export` on the tiny model: the fp32 export is the model (dynamic batch and sequence axes) with its
+attention fused where ONNX Runtime can fuse it, else the plain export; the int8 copy is quantized and close to it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from tests.conftest import save_tiny_bert
-from tools.onnx_export import PARITY_TOLERANCE, _example, check_parity
+from tools import onnx_export
+from tools.onnx_export import DYNAMO_EXPORTER, PARITY_TOLERANCE, _example, check_parity, export_fused, export_onnx
 
 pytestmark = pytest.mark.unit
 
@@ -60,3 +61,47 @@ def test_the_parity_check_catches_an_export_of_another_model(tiny_engines_dir, t
     ).eval()
     assert check_parity(torch_model, tiny_engines_dir / "model.onnx") < PARITY_TOLERANCE
     assert check_parity(other, tiny_engines_dir / "model.onnx") > PARITY_TOLERANCE
+
+
+def op_counts(path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(path)).graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+def test_a_bert_export_has_one_fused_attention_per_layer_and_int8_quantizes_it(tiny_engines_dir, torch_model):
+    layers = torch_model.config.num_hidden_layers
+    assert op_counts(tiny_engines_dir / "model.onnx").get("Attention") == layers
+    assert op_counts(tiny_engines_dir / "model-int8.onnx").get("QAttention") == layers
+
+
+def test_when_the_attention_does_not_fuse_the_plain_export_is_written(
+    tiny_bert_dir, torch_model, tmp_path, monkeypatch
+):
+    class Unfused:
+        def get_fused_operator_statistics(self):
+            return {"Attention": 0}
+
+    monkeypatch.setattr(onnx_export, "_optimize", lambda *args: Unfused())
+    export = export_onnx(tiny_bert_dir, tmp_path)
+    assert export.exporter == DYNAMO_EXPORTER
+    assert "Attention" not in op_counts(export.files["fp32"])
+    assert export.parity < PARITY_TOLERANCE
+
+
+def test_a_fused_export_that_fails_or_differs_from_the_model_is_not_kept(tiny_bert_dir, tmp_path, monkeypatch):
+    other = AutoModelForSequenceClassification.from_pretrained(
+        str(save_tiny_bert(tmp_path / "other", seed=7, initializer_range=0.5))
+    ).eval()
+    target = tmp_path / "model.onnx"
+    assert export_fused(tiny_bert_dir, other, target, with_types=True) is None  # traced from another model
+    assert not target.exists()
+
+    def fail(*args):
+        raise RuntimeError("exporter failed")
+
+    monkeypatch.setattr(onnx_export, "_export_torchscript", fail)
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert_dir)).eval()
+    assert export_fused(tiny_bert_dir, model, target, with_types=True) is None
+    assert not target.exists()
