@@ -170,8 +170,9 @@ def _export_torchscript(model, target: Path, with_types: bool) -> None:
     with _quiet():
         torch.onnx.export(
             model,
-            tuple(inputs.values()),
+            (),
             str(target),
+            kwargs=inputs,  # by name, as `export_fp32` passes them: forward signatures order them differently
             input_names=list(inputs),
             output_names=["logits"],
             dynamic_axes={**axes, "logits": {0: "batch"}},
